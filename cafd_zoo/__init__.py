@@ -1,0 +1,13 @@
+"""CAFD zoo: pretrained adversarial-noise removers in the class activation feature space (Zhou et al., ICCV 2021)."""
+from .cafa import CAFA, PRESETS as CAFA_PRESETS, CAFAConfig, cafa
+from .cam import ClassActivation, ClassActivationFeatures, class_activation_map
+from .input_checks import InvalidInputError, check_image_batch
+from .models import DUNET, DefendedClassifier, create_model, list_architectures
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CAFA", "CAFAConfig", "CAFA_PRESETS", "ClassActivation", "ClassActivationFeatures", "DUNET",
+    "DefendedClassifier", "InvalidInputError", "cafa", "check_image_batch", "class_activation_map",
+    "create_model", "list_architectures",
+]
