@@ -1,0 +1,23 @@
+"""The DefendedClassifier goes into the authors' AutoAttack package as is: no adapter, no wrapper."""
+import torch
+from pyautoattack import AutoAttack
+from torch import nn
+
+from cafd_zoo import DefendedClassifier
+
+
+def test_autoattack_standard_runs_on_a_defended_classifier(tiny_dunet, images):
+    torch.manual_seed(1)  # not 0: that stream also drew `images`, and rows of W would equal them
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    with torch.no_grad():
+        classifier[1].weight.mul_(10)  # input-sensitive, so eps 8/255 can flip every prediction
+    model = DefendedClassifier(tiny_dunet, classifier).eval()
+    with torch.no_grad():
+        labels = model(images).argmax(1)  # clean accuracy 100% by construction, so AA has work to do
+    attack = AutoAttack(model, eps=8 / 255, norm="Linf", version="standard", seed=0)
+    x_adv, _ = attack.run_standard_evaluation(images, labels, batch_size=len(images))
+    assert x_adv.shape == images.shape
+    assert (x_adv - images).abs().max() <= 8 / 255 + 1e-5
+    assert 0 <= x_adv.min() and x_adv.max() <= 1
+    with torch.no_grad():
+        assert (model(x_adv).argmax(1) != labels).all()  # gradients reached x through the denoiser
