@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import sys
 import time
 from typing import Sequence
@@ -10,6 +11,11 @@ from typing import Sequence
 import torch
 
 from .models import create_model, list_architectures
+from .errors import ZooError
+from .hub import download, model_info
+from .input_checks import InvalidInputError
+from .manifest import load_manifest
+from .mirror import serve
 from .models._registry import get_builder
 
 
@@ -40,6 +46,58 @@ def _architectures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list(args: argparse.Namespace) -> int:
+    manifest = load_manifest()
+    names = manifest.names(args.pattern)
+    if not names:
+        print(f"no release matches {args.pattern!r}", file=sys.stderr)
+        return 2
+    print(f"{'release':<26}{'kind':<11}{'dataset':<9}{'status':<13}summary")
+    for name in names:
+        r = manifest.release(name)
+        print(f"{name:<26}{r['kind']:<11}{r['dataset']:<9}{r['status']:<13}{r['summary']}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = model_info(args.name)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.name}: {info['summary']}")
+    print(f"  kind {info['kind']}, dataset {info['dataset']}, status {info['status']}, licence {info['license']}")
+    print(f"  input: {info['input']['size']} in {info['input']['range']}; {info['input']['normalization']}")
+    for role, f in info["files"].items():
+        where = f"{f['repo_id']}@{f['revision'] or '(unpublished)'}/{f['filename']}" if f["source"] == "hub" else f"package: {f['filename']}"
+        size = f"{f['size']:,} bytes" if f["size"] else "no file yet"
+        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {where}")
+        if f["sha256"]:
+            print(f"    sha256 {f['sha256']}")
+    print("  metrics:" + ("" if info["metrics"] else " none measured yet"))
+    for m in info["metrics"]:
+        print(f"    {m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  n={m['n']}  {json.dumps(m['budget'])}")
+        print(f"      command: {m['command']}")
+    t = info["training"]
+    print(f"  training: config {t['config']}, code commit {t['code_commit']}, seed {t['seed']}")
+    for key in ("from_paper", "from_official_code"):
+        for d in info["deviations"][key]:
+            print(f"  deviation ({key.replace('_', ' ')}): {d}")
+    print(f"  paper: {info['paper']}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    paths = download(args.name, revision=args.revision, cache_dir=args.cache_dir, endpoint=args.endpoint)
+    for role, path in paths.items():
+        print(f"{role}: {path} (size and sha256 verified)")
+    return 0
+
+
+def _mirror_serve(args: argparse.Namespace) -> int:
+    serve(args.dir, host=args.host, port=args.port, verbose=args.verbose)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cafd", description="CAFD zoo: adversarial-noise removal in class activation feature space."
@@ -54,9 +112,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter on architecture names (default: all)")
     p.add_argument("--num-classes", type=int, default=10, help="number of classes of the classifiers (default: 10)")
     p.set_defaults(func=_architectures)
+
+    p = sub.add_parser("list", help="list the releases of the weights manifest",
+                       description="List the releases of the weights manifest with their kind, dataset and status "
+                       "(unpublished releases have no weights yet).")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter on release names (default: all)")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("info", help="show everything the manifest says about a release",
+                       description="Architecture, files, sizes, checksums, metrics with their commands, provenance and deviations.")
+    p.add_argument("name", help="a release name, as `cafd list` prints it")
+    p.add_argument("--json", action="store_true", help="print the manifest entry as JSON instead")
+    p.set_defaults(func=_info)
+
+    p = sub.add_parser("download", help="fetch and verify a release into the cache, for offline use later",
+                       description="Download every weight file of a release through huggingface_hub (HF_ENDPOINT, HF_HOME "
+                       "and tokens apply) and check its size and sha256. Afterwards HF_HUB_OFFLINE=1 loads it without network.")
+    p.add_argument("name", help="a release name, as `cafd list` prints it")
+    p.add_argument("--revision", help="a Hub revision instead of the manifest's pinned commit")
+    p.add_argument("--cache-dir", help="Hugging Face cache folder (default: HF's, honouring HF_HOME)")
+    p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT, else huggingface.co)")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("mirror", help="serve release repositories over HTTP for air-gapped clusters",
+                       description="A read-only mirror that speaks the part of the Hugging Face Hub protocol that "
+                       "hf_hub_download uses. Point HF_ENDPOINT at it and cafd_zoo.load / torch.hub.load work unchanged.")
+    mirror_sub = p.add_subparsers(dest="mirror_command", required=True, metavar="MIRROR_COMMAND")
+    q = mirror_sub.add_parser("serve", help="serve DIR until interrupted",
+                              description="Serve DIR/<org>/<name>/<commit>/<file> (and DIR/<org>/<name>/refs/<branch>) "
+                              "at /<org>/<name>/resolve/<revision>/<file>.")
+    q.add_argument("dir", help="the mirror folder (training/publish.py --mirror-root writes this layout)")
+    q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    q.add_argument("--verbose", action="store_true", help="log every request")
+    q.set_defaults(func=_mirror_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ZooError, InvalidInputError) as exc:
+        print(f"cafd: error: {exc}", file=sys.stderr)
+        return 1

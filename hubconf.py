@@ -1,0 +1,83 @@
+"""torch.hub entrypoints of the CAFD zoo: one function per release of weights_manifest.json.
+
+    model = torch.hub.load("cafd-zoo/cafd", "cafd_vgg19_cifar10")
+
+Each returns a model in eval mode taking float RGB in [0, 1] (N, 3, 32, 32) and returning logits
+(a denoiser returns its residual). Weights come from the Hugging Face Hub (or ``HF_ENDPOINT``)
+and are checked against the manifest's sha256 on every load. Keyword arguments go to
+``cafd_zoo.load`` (``revision``, ``cache_dir``, ``local_files_only``, ``weights_dir``, ``device``).
+"""
+from cafd_zoo.hub import load as _load
+from cafd_zoo.hubconf_docs import document as _document
+
+dependencies = ["torch", "torchvision", "safetensors", "huggingface_hub", "timm", "jsonschema"]
+
+@_document
+def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
+    """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for fine-tuning."""
+    return _load("cafd_denoiser_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_denoiser_svhn(pretrained: bool = True, **kwargs):
+    """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on SVHN (cropped digits); for fine-tuning."""
+    return _load("cafd_denoiser_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_resnet50_cifar10(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 CIFAR-10 classifier."""
+    return _load("cafd_resnet50_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_resnet50_svhn(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 SVHN (cropped digits) classifier."""
+    return _load("cafd_resnet50_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 CIFAR-10 classifier."""
+    return _load("cafd_vgg19_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_vgg19_svhn(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 SVHN (cropped digits) classifier."""
+    return _load("cafd_vgg19_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_wrn28_20_cifar10(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 CIFAR-10 classifier."""
+    return _load("cafd_wrn28_20_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_wrn28_20_svhn(pretrained: bool = True, **kwargs):
+    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 SVHN (cropped digits) classifier."""
+    return _load("cafd_wrn28_20_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def resnet50_cifar10(pretrained: bool = True, **kwargs):
+    """The bare ResNet-50 CIFAR-10 classifier (no defense): the target model of the paper."""
+    return _load("resnet50_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def resnet50_svhn(pretrained: bool = True, **kwargs):
+    """The bare ResNet-50 SVHN (cropped digits) classifier (no defense): the target model of the paper."""
+    return _load("resnet50_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """The bare VGG-19 CIFAR-10 classifier (no defense): the target model of the paper."""
+    return _load("vgg19_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def vgg19_svhn(pretrained: bool = True, **kwargs):
+    """The bare VGG-19 SVHN (cropped digits) classifier (no defense): the target model of the paper."""
+    return _load("vgg19_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def wrn28_20_cifar10(pretrained: bool = True, **kwargs):
+    """The bare WideResNet-28-20 CIFAR-10 classifier (no defense): the target model of the paper."""
+    return _load("wrn28_20_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def wrn28_20_svhn(pretrained: bool = True, **kwargs):
+    """The bare WideResNet-28-20 SVHN (cropped digits) classifier (no defense): the target model of the paper."""
+    return _load("wrn28_20_svhn", pretrained=pretrained, **kwargs)
