@@ -13,7 +13,6 @@ resumed downloads. Misses get a 404 with the ``X-Error-Code`` the client maps to
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
+
+from .integrity import sha256_of
 
 __all__ = ["FAULTS", "MirrorServer", "serve"]
 
@@ -160,11 +161,7 @@ class MirrorServer:
         with self._lock:
             cached = self._etags.get(key)
         if cached is None:
-            h = hashlib.sha256()
-            with path.open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    h.update(chunk)
-            cached = h.hexdigest()
+            cached = sha256_of(path)
             with self._lock:
                 self._etags[key] = cached
         return cached
