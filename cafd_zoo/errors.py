@@ -38,3 +38,7 @@ class WeightsUnavailableError(ZooError):
 
 class IncompatibleWeightsError(ZooError):
     """A weight file whose tensors do not fit the architecture (strict loading failed)."""
+
+
+class DatasetError(ZooError):
+    """A data set folder that is missing, incomplete or damaged."""

@@ -19,7 +19,15 @@ from .errors import IntegrityError
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    return _digest_of(path, hashlib.sha256(), chunk)
+
+
+def md5_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex MD5 of a file: only to compare data sets with their publishers' official MD5s."""
+    return _digest_of(path, hashlib.md5(), chunk)
+
+
+def _digest_of(path: str | Path, digest: "hashlib._Hash", chunk: int) -> str:
     with open(path, "rb") as f:
         while block := f.read(chunk):
             digest.update(block)
