@@ -134,3 +134,27 @@ def test_extended_real_cifar10():
     assert (len(train), len(test)) == (50_000, 10_000)
     assert torch.equal(torch.bincount(train.labels), torch.full((10,), 5000))
     assert test.labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]  # cat, ship, ship, airplane, frog, ...
+
+
+def test_embedded_sample_is_the_first_1000_cifar10_test_images():
+    from cafd_zoo.data import embedded_cifar10_sample
+
+    sample = embedded_cifar10_sample()
+    assert len(sample) == 1000 and sample.images.shape == (1000, 3, 32, 32)
+    assert sample.labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
+    assert torch.bincount(sample.labels, minlength=10).min() >= 80  # all ten classes, roughly balanced
+    assert len(embedded_cifar10_sample(32)) == 32
+    if os.environ.get("CAFD_CIFAR10_DIR"):  # extended: bit-identical to the real test split
+        assert torch.equal(sample.images, load_cifar10(os.environ["CAFD_CIFAR10_DIR"], "test").images[:1000])
+
+
+def test_embedded_sample_detects_damage(tmp_path, monkeypatch):
+    from cafd_zoo.data import embedded
+
+    damaged = tmp_path / "sample.png"
+    data = bytearray(embedded.PNG_PATH.read_bytes())
+    data[1000] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(embedded, "PNG_PATH", damaged)
+    with pytest.raises(DatasetError, match="does not match its recorded sha256"):
+        embedded.embedded_cifar10_sample()

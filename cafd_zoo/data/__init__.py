@@ -5,10 +5,11 @@ from pathlib import Path
 
 from .augment import random_crop_flip
 from .cifar10 import load_cifar10
+from .embedded import embedded_cifar10_sample
 from .image_set import ImageSet
 from .svhn import load_svhn
 
-__all__ = ["ImageSet", "load_cifar10", "load_dataset", "load_svhn", "random_crop_flip"]
+__all__ = ["ImageSet", "embedded_cifar10_sample", "load_cifar10", "load_dataset", "load_svhn", "random_crop_flip"]
 
 LOADERS = {"cifar10": load_cifar10, "svhn": load_svhn}
 
