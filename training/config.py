@@ -1,0 +1,86 @@
+"""Run configurations: YAML files in training/configs/, read into dataclasses that reject unknown keys."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from .lr_schedule import Schedule
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything a target-classifier run depends on (the official recipe is the default optimiser)."""
+
+    architecture: str
+    dataset: str
+    epochs: int
+    num_classes: int = 10
+    architecture_args: dict[str, Any] = field(default_factory=dict)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    label_smoothing: float = 0.0
+    schedule: Schedule = field(default_factory=Schedule)
+    crop_padding: int = 4
+    flip: bool = True
+    seed: int = 0
+    precision: str = "auto"
+    channels_last: bool = True
+    checkpoint_every: int = 200
+    log_every: int = 20
+    eval_batch_size: int = 500
+    train_subset: int | None = None
+    test_subset: int | None = None
+    check_md5: bool = True
+
+
+def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    values = dict(raw)
+    if "schedule" in values and isinstance(values["schedule"], dict):
+        values["schedule"] = _build(Schedule, {k: tuple(v) if isinstance(v, list) else v for k, v in values["schedule"].items()}, f"{where}: schedule")
+    for key in ("mean", "std"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def load_config(path: str | Path, cls: type[T] = ClassifierConfig) -> T:  # type: ignore[assignment]
+    """Read ``path`` (YAML) into ``cls``; unknown or missing keys are errors that name the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    return _build(cls, raw, str(path))
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A JSON-able copy of a config, for logs and checkpoints."""
+    return json_safe(dataclasses.asdict(config))
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

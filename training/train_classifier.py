@@ -1,0 +1,200 @@
+"""Train a target classifier (VGG-19, ResNet-50, WRN-28-k, ResNet-20) on CIFAR-10 or SVHN.
+
+Resumable to the step: the sample order, the augmentation and the learning rate are pure
+functions of (seed, epoch, step), and a checkpoint (atomic, every ``checkpoint_every`` steps, at
+every epoch end and on SIGINT/SIGTERM) holds the model, the optimizer, the counters and the RNG
+states. ``--resume`` continues a killed run with no sample lost or repeated.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch.nn.parallel import DistributedDataParallel
+
+from cafd_zoo.data import ImageSet, load_dataset, random_crop_flip
+from cafd_zoo.models import create_model
+from cafd_zoo.precision import autocast, resolve_precision
+
+from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .config import ClassifierConfig, config_dict
+from .distributed import World, init_world
+from .metrics_log import MetricsLog
+from .progress import progress
+from .resumable_order import ResumableSampler, batches
+from .stop_signal import StopOnSignal
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def build_classifier(config: ClassifierConfig) -> torch.nn.Module:
+    kwargs = dict(config.architecture_args, num_classes=config.num_classes)
+    if config.mean is not None:
+        kwargs |= {"mean": config.mean, "std": config.std}
+    return create_model(config.architecture, **kwargs)
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, data: ImageSet, batch_size: int, precision: str, channels_last: bool) -> float:
+    """Top-1 accuracy of ``model`` (eval mode) on all of ``data``."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct = 0
+    for start in range(0, len(data), batch_size):
+        x, y = data.batch(slice(start, start + batch_size))
+        x = x.to(device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(precision, device):
+            correct += int((model(x).argmax(1).cpu() == y).sum())
+    return correct / len(data)
+
+
+def _augment(x: torch.Tensor, config: ClassifierConfig, step: int, rank: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 101 + rank)  # a function of the step
+    return random_crop_flip(x, padding=config.crop_padding, flip=config.flip, generator=generator)
+
+
+def _gather_fingerprints(model: torch.nn.Module) -> list[str]:
+    import hashlib
+
+    import torch.distributed as dist
+
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    gathered: list[str] = [""] * dist.get_world_size()
+    dist.all_gather_object(gathered, digest.hexdigest())
+    return gathered
+
+
+def train_classifier(
+    config: ClassifierConfig,
+    out_dir: str | Path,
+    data_root: str | Path,
+    *,
+    resume: bool = False,
+    device: str | None = None,
+    stop_after_steps: int | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) the training described by ``config``; writes into ``out_dir``:
+    ``checkpoint.pt``, ``metrics.jsonl``, and at the end ``model.safetensors`` and ``result.json``.
+
+    ``stop_after_steps`` stops as a kill would, right after that step's checkpoint (for tests).
+    Returns the result (final test accuracy, steps, wall time).
+    """
+    out = Path(out_dir)
+    world = init_world(device)
+    precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
+    train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
+    test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
+    if config.train_subset:
+        train = train.subset(config.train_subset)
+    if config.test_subset:
+        test = test.subset(config.test_subset)
+
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    model = build_classifier(config).to(world.device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay, nesterov=config.nesterov)
+    sampler = ResumableSampler(len(train), config.seed, world_size=world.size, rank=world.rank)
+    steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+
+    epoch, step, done_in_epoch, wall_before = 0, 0, 0, 0.0
+    checkpoint_path = out / CHECKPOINT
+    if resume:
+        state = load_checkpoint(checkpoint_path)
+        if state is None:
+            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
+        if state["extras"].get("config") != config_dict(config):
+            raise ValueError(f"--resume: {checkpoint_path} was written with another config; use a new --out folder")
+        restore_training_state(state, {"model": model, "optimizer": optimizer})
+        epoch, step, done_in_epoch = state["epoch"], state["step"], state["samples_in_epoch"]
+        wall_before = state["extras"].get("wall_seconds", 0.0)
+    elif checkpoint_path.exists():
+        raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+    net = DistributedDataParallel(model) if world.size > 1 else model
+    log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None) if world.is_main else None
+    started = time.perf_counter()
+
+    def checkpoint() -> None:
+        if world.is_main:
+            extras = {"config": config_dict(config), "wall_seconds": wall_before + time.perf_counter() - started}
+            save_checkpoint(checkpoint_path, training_state({"model": model, "optimizer": optimizer}, epoch=epoch,
+                                                            step=step, samples_in_epoch=done_in_epoch, extras=extras))
+        world.barrier()
+
+    with StopOnSignal() as stop:
+        while epoch < config.epochs:
+            sampler.set_epoch(epoch)
+            sampler.skip(done_in_epoch)
+            net.train()
+            bar = progress(sampler.samples_per_epoch, f"epoch {epoch + 1}/{config.epochs}", initial=done_in_epoch) if world.is_main else None
+            tick, seen = time.perf_counter(), 0
+            for indices in batches(list(sampler), config.batch_size):
+                lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = train.batch(torch.tensor(indices))
+                x = _augment(x, config, step, world.rank).to(world.device)
+                if config.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast(precision, world.device):
+                    logits = net(x)
+                loss = F.cross_entropy(logits.float(), y.to(world.device), label_smoothing=config.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                done_in_epoch += len(indices)
+                seen += len(indices)
+                if bar is not None:
+                    bar.update(len(indices))
+                if log is not None and step % config.log_every == 0:
+                    rate = seen * world.size / (time.perf_counter() - tick)
+                    loss_value = loss.item()
+                    log.log(step=step, epoch=epoch, loss=loss_value, lr=lr, images_per_s=round(rate, 1))
+                    bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.4f}")
+                if step % config.checkpoint_every == 0 or stop.requested or step == stop_after_steps:
+                    checkpoint()
+                if stop.requested or step == stop_after_steps:
+                    if bar is not None:
+                        bar.close()
+                    world.close()
+                    return {"stopped_at_step": step}
+            if bar is not None:
+                bar.close()
+            epoch, done_in_epoch = epoch + 1, 0
+            test_acc = accuracy(model, test, config.eval_batch_size, precision, config.channels_last) if world.is_main else None
+            if log is not None:
+                log.log(step=step, epoch=epoch, test_accuracy=test_acc)
+            checkpoint()
+
+    result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
+    if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
+        result["rank_fingerprints"] = _gather_fingerprints(model)
+    if world.is_main:
+        model.eval()
+        result |= {
+            "test_accuracy": accuracy(model, test, config.eval_batch_size, precision, config.channels_last),
+            "test_examples": len(test), "precision": precision,
+            "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
+            "config": config_dict(config),
+        }
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(out / "model.safetensors"), metadata={"architecture": config.architecture})
+        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        if log is not None:
+            log.log(step=step, final_test_accuracy=result["test_accuracy"])
+            log.close()
+    world.close()
+    return result
