@@ -31,6 +31,20 @@ def _train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _craft_cafa(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .craft_cafa import craft_cafa
+
+    result = craft_cafa(args.classifier_run + "/model.safetensors", load_config(args.classifier_config), args.data, args.out,
+                        preset=args.preset, steps=args.steps, shard_size=args.shard_size, batch_size=args.batch_size,
+                        limit=args.limit, seed=args.seed, precision=args.precision, device=args.device)
+    if result["stopped"]:
+        print(f"stopped after {result['crafted_shards']} new shard(s); run the same command again to continue")
+    else:
+        print(f"{args.out}: all {result['num_shards']} shards present ({result['crafted_shards']} crafted now)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Make, export and publish CAFD zoo weights.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -59,6 +73,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)")
     p.set_defaults(func=_train_classifier)
+
+    p = sub.add_parser(
+        "craft-cafa", help="craft the offline CAFA copy of a training set, in resumable shards",
+        description="Run CAFA (paper Algorithm 1) against a trained classifier on every training image, as the "
+        "official code does before denoiser training, and store the results as uint8 shards with their provenance "
+        "(classifier sha256, preset, seed). Running the same command again continues after the last whole shard.",
+    )
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
+    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
+    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
+    p.add_argument("--out", required=True, help="folder for the shards")
+    p.add_argument("--preset", default="official", choices=["official", "paper"], help="CAFA preset (default: official, 100 steps)")
+    p.add_argument("--steps", type=int, help="override the preset's number of steps")
+    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default 1000)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--limit", type=int, help="only the first N training images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
+    p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
+    p.set_defaults(func=_craft_cafa)
     return parser
 
 

@@ -1,0 +1,106 @@
+"""craft-cafa: the offline CAFA copy of a training set, as the official code builds its training data.
+
+Shards of ``shard_size`` images are crafted in order and written atomically; a killed run resumes
+at the first missing shard, and since every batch's random start is seeded by (seed, shard,
+batch), a re-crafted shard is byte-identical. With torchrun, rank r crafts shards r, r + N, ...
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from cafd_zoo.cafa import cafa, resolve_config
+from cafd_zoo.data import load_dataset
+from cafd_zoo.integrity import sha256_of
+from cafd_zoo.precision import autocast, resolve_precision
+
+from .cafa_shards import shard_path, to_uint8, write_provenance, write_shard
+from .config import ClassifierConfig, config_dict
+from .distributed import init_world
+from .metrics_log import MetricsLog
+from .progress import progress
+from .stop_signal import StopOnSignal
+from .train_classifier import build_classifier
+
+
+def load_trained_classifier(weights: str | Path, config: ClassifierConfig, device: torch.device) -> torch.nn.Module:
+    """The classifier a train-classifier run wrote (``model.safetensors``), strictly loaded, in eval mode."""
+    model = build_classifier(config)
+    model.load_state_dict(load_file(str(weights)), strict=True)
+    return model.to(device).eval()
+
+
+def craft_cafa(
+    classifier_weights: str | Path,
+    classifier_config: ClassifierConfig,
+    data_root: str | Path,
+    out_dir: str | Path,
+    *,
+    preset: str = "official",
+    steps: int | None = None,
+    shard_size: int = 1000,
+    batch_size: int = 250,
+    limit: int | None = None,
+    seed: int = 0,
+    precision: str = "auto",
+    device: str | None = None,
+    check_md5: bool | None = None,
+) -> dict[str, Any]:
+    """Craft CAFA examples for the training split (the first ``limit`` images, or all) into ``out_dir``.
+    ``check_md5`` defaults to the classifier config's setting."""
+    check_md5 = classifier_config.check_md5 if check_md5 is None else check_md5
+    world = init_world(device)
+    prec = resolve_precision(precision, world.device)  # type: ignore[arg-type]
+    train = load_dataset(classifier_config.dataset, data_root, "train", check_md5=check_md5)
+    if limit:
+        train = train.subset(limit)
+    cafa_config = resolve_config(preset, steps=steps)
+    num_shards = math.ceil(len(train) / shard_size)
+    provenance = {
+        "format": 1, "dataset": classifier_config.dataset, "split": "train", "n_total": len(train),
+        "shard_size": shard_size, "num_shards": num_shards, "classifier_sha256": sha256_of(classifier_weights),
+        "classifier_config": config_dict(classifier_config), "preset": preset,
+        "cafa": dataclasses.asdict(cafa_config), "seed": seed, "storage": "uint8 (x_adv rounded to 8 bits)",
+    }
+    out = Path(out_dir)
+    if world.is_main:
+        write_provenance(out, provenance)
+    world.barrier()
+    model = load_trained_classifier(classifier_weights, classifier_config, world.device).to(memory_format=torch.channels_last)
+    mine = [i for i in range(num_shards) if i % world.size == world.rank and not shard_path(out, i).exists()]
+    log = MetricsLog(out / f"craft_rank{world.rank}.jsonl")
+    bar = progress(sum(min(shard_size, len(train) - i * shard_size) for i in mine), "craft CAFA")
+    crafted = 0
+    with StopOnSignal() as stop:
+        for shard in mine:
+            start = time.perf_counter()
+            indices = torch.arange(shard * shard_size, min((shard + 1) * shard_size, len(train)))
+            adversarial, flipped = [], 0
+            for j, batch in enumerate(indices.split(batch_size)):
+                if stop.requested:
+                    bar.close()
+                    return {"stopped": True, "crafted_shards": crafted}
+                x, _ = train.batch(batch)
+                x = x.to(world.device).contiguous(memory_format=torch.channels_last)
+                generator = torch.Generator(device=world.device).manual_seed(seed * 1_000_003 + shard * 1009 + j)
+                with autocast(prec, world.device):
+                    x_adv = cafa(model, x, **dataclasses.asdict(cafa_config), generator=generator)
+                    with torch.no_grad():
+                        flipped += int((model(x).argmax(1) != model(x_adv).argmax(1)).sum())
+                adversarial.append(to_uint8(x_adv).cpu())
+                bar.update(len(batch))
+            write_shard(out, shard, torch.cat(adversarial), indices)
+            crafted += 1
+            log.log(shard=shard, images=len(indices), prediction_changed=flipped / len(indices),
+                    images_per_s=round(len(indices) / (time.perf_counter() - start), 1))
+    bar.close()
+    log.close()
+    world.barrier()
+    world.close()
+    return {"stopped": False, "crafted_shards": crafted, "num_shards": num_shards}
