@@ -185,8 +185,12 @@ def _adopt(module: nn.Module, tensors: dict[str, torch.Tensor], entry: dict[str,
 
 def _load_checked(path: Path, entry: dict[str, Any]) -> dict[str, torch.Tensor]:
     in_hf_cache = entry["source"] == "hub" and "snapshots" in path.parts
-    hint = (" The corrupt file was removed from the Hugging Face cache; load again to re-download it."
-            if in_hf_cache else " Replace the file with the released one.")
+    if in_hf_cache:
+        hint = " The corrupt file was removed from the Hugging Face cache; load again to re-download it."
+    elif entry["source"] == "package":
+        hint = " The package's copy is damaged: reinstall cafd-zoo (pip install --force-reinstall cafd-zoo)."
+    else:
+        hint = " Replace the file with the released one."
     try:
         return load_verified(path, entry["sha256"], entry["size"], refetch_hint=hint)
     except IntegrityError:

@@ -45,6 +45,17 @@ def _craft_cafa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_classifier(args: argparse.Namespace) -> int:
+    from .export_classifier import export_classifier
+
+    release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
+                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit)
+    metric = release["metrics"][0]
+    print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
+          f"on {metric['n']} images, recorded in {args.manifest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Make, export and publish CAFD zoo weights.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -73,6 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)")
     p.set_defaults(func=_train_classifier)
+
+    p = sub.add_parser(
+        "export-classifier", help="turn a finished train-classifier run into a release of the manifest",
+        description="Write the run's weights as a release (a Hub repository folder with --repo-id, else a package "
+        "file for an embedded release) and its manifest entry: sha256, size, parameters, and the clean test error "
+        "the run measured on its whole test split, with the command that reproduces it.",
+    )
+    p.add_argument("--run", required=True, help="the train-classifier --out folder (model.safetensors, result.json)")
+    p.add_argument("--config", required=True, help="the YAML config the run was trained with")
+    p.add_argument("--release", required=True, help="release name, e.g. resnet20_cifar10")
+    p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
+    p.add_argument("--out", default="cafd_zoo/release", help="output folder (default: cafd_zoo/release, the package)")
+    p.add_argument("--repo-id", help="Hugging Face repository (org/name); without it the file ships in the package")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
+    p.add_argument("--machine", help="the machine the run used, for the record")
+    p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
+    p.set_defaults(func=_export_classifier)
 
     p = sub.add_parser(
         "craft-cafa", help="craft the offline CAFA copy of a training set, in resumable shards",

@@ -22,6 +22,7 @@ from cafd_zoo.data import ImageSet, load_dataset, random_crop_flip
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
+from .code_version import code_commit
 from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
 from .distributed import World, init_world
@@ -186,7 +187,7 @@ def train_classifier(
         model.eval()
         result |= {
             "test_accuracy": accuracy(model, test, config.eval_batch_size, precision, config.channels_last),
-            "test_examples": len(test), "precision": precision,
+            "test_examples": len(test), "precision": precision, "code_commit": code_commit(),
             "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
             "config": config_dict(config),
         }

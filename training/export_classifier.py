@@ -1,0 +1,67 @@
+"""export-classifier: turn a finished train-classifier run into a release of the manifest.
+
+The release's only metric is the clean test error the run measured on its whole test split
+(``result.json``), recorded with the command that reproduces it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from .config import load_config
+from .export import Component, ReleaseSpec, export_release
+from .train_classifier import build_classifier
+
+DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN"}
+
+
+def export_classifier(
+    run_dir: str | Path,
+    config_path: str | Path,
+    release: str,
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    *,
+    repo_id: str | None = None,
+    dtype: str = "float32",
+    summary: str | None = None,
+    machine: str | None = None,
+    code_commit: str | None = None,
+) -> dict[str, Any]:
+    """Export ``run_dir/model.safetensors`` as ``release``: to the Hub layout under ``out_dir`` when
+    ``repo_id`` is given, else as a package file (``out_dir`` = ``cafd_zoo/release``)."""
+    run_dir = Path(run_dir)
+    config = load_config(config_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    if result["config"] != json.loads(json.dumps(_plain(config))):
+        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ")
+    model = build_classifier(config)
+    model.load_state_dict(load_file(str(run_dir / "model.safetensors")), strict=True)
+    arguments = dict(config.architecture_args, num_classes=config.num_classes)
+    if config.mean is not None:
+        arguments |= {"mean": list(config.mean), "std": list(config.std)}
+    command = f"python -m training train-classifier --config {Path(config_path).as_posix()} --data DIR --out RUN"
+    metric = {"threat_model": "clean", "target": "classifier", "attack": "none", "budget": {}, "n": result["test_examples"],
+              "seed": config.seed, "error_rate": round(1 - result["test_accuracy"], 6), "command": command}
+    if machine:
+        metric["machine"] = machine
+    commit = code_commit or result.get("code_commit")
+    spec = ReleaseSpec(
+        kind="classifier", dataset=config.dataset, num_classes=config.num_classes,
+        summary=summary or f"A {config.architecture} {DATASET_NAMES[config.dataset]} classifier (no defense).",
+        metrics=[metric],
+        training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
+                  "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} --release {release}"]},
+    )
+    component = Component("classifier", release, config.architecture, arguments, model, repo_id=repo_id,
+                          filename="model.safetensors" if repo_id else f"{release}.safetensors")
+    return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype)
+
+
+def _plain(config: Any) -> Any:
+    from .config import config_dict
+
+    return config_dict(config)
