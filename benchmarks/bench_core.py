@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import statistics
 import time
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from cafd_zoo import DefendedClassifier, cafa, create_model
-from cafd_zoo.frozen import frozen
+from cafd_zoo.attacks import pgd
 from cafd_zoo.precision import autocast, native_bf16
 
 
@@ -41,19 +39,6 @@ def prepare(model: torch.nn.Module, x: torch.Tensor, mode: str) -> tuple[torch.n
     if mode.endswith("_cl"):
         return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     return model.to(memory_format=torch.contiguous_format), x.contiguous()
-
-
-def pgd_steps(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, eps: float = 8 / 255) -> torch.Tensor:
-    """Plain L-inf PGD with cross-entropy: the reference cost of one gradient step."""
-    with frozen(model):
-        delta = torch.empty_like(x).uniform_(-eps, eps).requires_grad_(True)
-        for _ in range(steps):
-            (grad,) = torch.autograd.grad(F.cross_entropy(model(x + delta), y), delta)
-            with torch.no_grad():
-                delta += 2 / 255 * grad.sign()
-                delta.clamp_(-eps, eps)
-                delta.copy_((x + delta).clamp_(0, 1) - x)
-    return (x + delta.detach()).clamp(0, 1)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -117,7 +102,7 @@ def main() -> None:
             def run_pgd(k=k, mode=mode) -> None:
                 m, x = prepare(vgg, x0, mode)
                 with precision_context(mode):
-                    pgd_steps(m, x, y, k)
+                    pgd(m, x, y, steps=k)
 
             def run_cafa(k=k, mode=mode) -> None:
                 m, x = prepare(vgg, x0, mode)
