@@ -40,7 +40,7 @@ def _architectures(args: argparse.Namespace) -> int:
             feats = tuple(model.forward_features(x).shape[1:]) if hasattr(model, "forward_features") else None
         seconds = time.perf_counter() - start
         n_params = sum(p.numel() for p in model.parameters())
-        feat_txt = "x".join(map(str, feats)) if feats else "- (denoiser)"
+        feat_txt = "x".join(map(str, feats)) if feats else "-"
         out_txt = "x".join(map(str, out.shape[1:]))
         print(f"{name:<24}{n_params:>14,}  {out_txt:<18}{feat_txt:<16}{seconds:>14.2f}s")
     return 0

@@ -56,6 +56,22 @@ def _export_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_denoiser(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .denoiser_config import load_denoiser_config
+    from .train_denoiser import train_denoiser
+
+    result = train_denoiser(load_denoiser_config(args.config), args.out, args.data,
+                            args.classifier_run + "/model.safetensors", load_config(args.classifier_config),
+                            cafa_dir=args.cafa_dir, resume=args.resume, device=args.device)
+    if "stopped_at_step" in result:
+        print(f"stopped at step {result['stopped_at_step']}; continue with the same command plus --resume")
+    elif "wall_seconds" in result:  # the main process's result
+        print(f"{result['steps']} steps, {result['wall_seconds']:.0f} s; probe accuracy {result['probe_accuracy']}; "
+              f"weights in {args.out}/denoiser.safetensors")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Make, export and publish CAFD zoo weights.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -121,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
     p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
     p.set_defaults(func=_craft_cafa)
+
+    p = sub.add_parser(
+        "train-denoiser", help="train the CAFD denoiser against a frozen classifier (resumable; torchrun-ready)",
+        description="Train DUNET with the class activation feature loss and RaGAN (paper Algorithm 2) as a denoiser "
+        "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
+        "denoiser.safetensors and result.json into --out.",
+    )
+    p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
+    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
+    p.add_argument("--cafa-dir", help="the craft-cafa shard folder (for configs with adversarial_source: offline)")
+    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
+    p.add_argument("--out", required=True, help="run folder for checkpoint, log and weights")
+    p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)")
+    p.set_defaults(func=_train_denoiser)
     return parser
 
 

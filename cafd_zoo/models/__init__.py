@@ -2,6 +2,7 @@
 from ._registry import create_model, list_architectures, register_model
 from .defended import DefendedClassifier
 from .denoiser import DUNET, dunet, purify
+from .discriminator import VGGDiscriminator, vgg_discriminator
 from .normalization import CIFAR10_MEAN, CIFAR10_STD, Normalize
 from .resnet import CifarResNet, resnet20, resnet50, resnet50_cafd_official
 from .vgg import VGG, vgg19
@@ -9,6 +10,6 @@ from .wide_resnet import WideResNet, wrn28_10, wrn28_20
 
 __all__ = [
     "CIFAR10_MEAN", "CIFAR10_STD", "CifarResNet", "DUNET", "DefendedClassifier", "Normalize", "VGG",
-    "WideResNet", "create_model", "dunet", "list_architectures", "purify", "register_model",
-    "resnet20", "resnet50", "resnet50_cafd_official", "vgg19", "wrn28_10", "wrn28_20",
+    "VGGDiscriminator", "WideResNet", "create_model", "dunet", "list_architectures", "purify", "register_model",
+    "resnet20", "resnet50", "resnet50_cafd_official", "vgg19", "vgg_discriminator", "wrn28_10", "wrn28_20",
 ]

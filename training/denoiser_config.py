@@ -1,0 +1,110 @@
+"""The configuration of a CAFD denoiser run (paper Algorithm 2), read from YAML like ClassifierConfig."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cafd_zoo.cafa import PRESETS
+
+from .config import load_config
+from .denoiser_losses import CAF_FORMS, GAN_FORMS
+from .lr_schedule import Schedule
+
+ADVERSARIAL_SOURCES = ("offline", "online")
+
+
+def official_schedule() -> Schedule:
+    """x0.3 at epochs 41, 51 and 61 (1-based): 1e-3 -> 3e-4 -> 9e-5 -> 2.7e-5, as the official code."""
+    return Schedule(kind="multistep", milestones=(40, 50, 60), gamma=0.3)
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Everything a denoiser run depends on; the defaults are the official CIFAR-10 recipe.
+
+    ``lambda_caf`` is the paper's lambda1 (1e3 on CIFAR-10, 1e2 on SVHN), ``lambda_adv`` its lambda2
+    (5e-3), ``lambda_class_weights`` the official code's weight of Eq. 7's W term (1e-3).
+    ``adversarial_source``: ``"offline"`` trains on a fixed CAFA copy of the training set (the
+    official code; made by ``python -m training craft-cafa``), ``"online"`` crafts CAFA against P for
+    every batch (Algorithm 2 as written) with ``cafa_preset`` and ``cafa_steps``.
+    ``reset_optimizers_each_epoch``: the official code re-creates both Adam optimisers every epoch,
+    so their moments restart; off by default (one Adam state for the whole run), on to reproduce it.
+    ``clamp``: purify as ``clamp(x + C(x), 0, 1)`` (the zoo) or ``x + C(x)`` (official, False).
+    The end-of-epoch probe attacks the first ``eval_examples`` test images once with CAFA
+    (``eval_cafa_steps`` steps, preset's if None) and reports P's accuracy on them, purified or not.
+    """
+
+    dataset: str
+    epochs: int = 70
+    batch_size: int = 300
+    denoiser_width: int = 64
+    denoiser_decoder: str = "official"
+    denoiser_bn_momentum: float = 0.9
+    clamp: bool = True
+    discriminator_width: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 2e-4
+    schedule: Schedule = field(default_factory=official_schedule)
+    reset_optimizers_each_epoch: bool = False
+    caf_loss: str = "eq7_official"
+    caf_normalization: str = "sample"
+    lambda_caf: float = 1e3
+    lambda_adv: float = 5e-3
+    lambda_class_weights: float = 1e-3
+    gan_loss: str = "official"
+    adversarial_source: str = "offline"
+    cafa_preset: str = "official"
+    cafa_steps: int | None = None
+    eval_examples: int = 256
+    eval_cafa_steps: int | None = 20
+    eval_batch_size: int = 250
+    seed: int = 0
+    precision: str = "auto"
+    channels_last: bool = True
+    checkpoint_every: int = 100
+    log_every: int = 10
+    train_subset: int | None = None
+    check_md5: bool = True
+
+    def __post_init__(self) -> None:
+        choices = {
+            "caf_loss": CAF_FORMS, "gan_loss": GAN_FORMS, "adversarial_source": ADVERSARIAL_SOURCES,
+            "cafa_preset": tuple(PRESETS), "caf_normalization": ("sample", "batch"),
+            "denoiser_decoder": ("official", "upsample"), "precision": ("auto", "bf16", "fp32"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        positive = ("epochs", "batch_size", "denoiser_width", "discriminator_width", "eval_batch_size",
+                    "checkpoint_every", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "weight_decay", "lambda_caf", "lambda_adv", "lambda_class_weights", "eval_examples"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("cafa_steps", "eval_cafa_steps", "train_subset"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 or null, got {getattr(self, name)}")
+        if not (self.trains_discriminator or self.needs_caf):
+            raise ValueError("lambda_adv and every L_caf weight are 0: the denoiser would have nothing to learn from")
+
+    @property
+    def trains_discriminator(self) -> bool:
+        """D only matters when the adversarial loss has a weight (the no-adversarial ablation skips it)."""
+        return self.lambda_adv > 0
+
+    @property
+    def needs_caf(self) -> bool:
+        """Whether any L_caf term has a weight (the no-L_caf ablation skips P's passes entirely)."""
+        return self.lambda_caf > 0 or (self.lambda_class_weights > 0 and self.caf_loss.startswith("eq7"))
+
+
+def load_denoiser_config(path: str | Path) -> DenoiserConfig:
+    """Read a denoiser YAML; unknown keys and bad values are errors that name the file."""
+    try:
+        return load_config(path, DenoiserConfig)
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: {exc}") from exc

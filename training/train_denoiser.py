@@ -1,0 +1,337 @@
+"""Train the CAFD denoiser C against a frozen classifier P (paper Algorithm 2, official recipe).
+
+Each iteration: x^ = purify(C, x~); a step of the discriminator D on (x, x^ detached) with the RaGAN
+loss; then a step of C on ``lambda_caf * L_caf + lambda_class_weights * W term + lambda_adv * L_adv``.
+P's parameters never change: it is loaded, put in eval mode and frozen once, and only read.
+
+Resumable to the step, as train_classifier.py: the sample order, the online CAFA random starts
+and the learning rate are pure functions of (seed, epoch, step), and the checkpoint holds C, D,
+both optimisers, the counters and the RNG states. Writes ``checkpoint.pt``, ``metrics.jsonl``, and
+at the end ``denoiser.safetensors`` (C only) and ``result.json``.
+
+Deviations from the official loop, each numerically neutral for C's update: C runs once per
+iteration (the official code runs it again for the C step; D's step does not change C, so x^ is
+the same, but C's BN running statistics are updated once, not twice); D's parameters take no
+gradient in C's step (the official code computes and later discards them).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
+from cafd_zoo.cam import ClassActivationFeatures
+from cafd_zoo.data import load_dataset
+from cafd_zoo.integrity import sha256_of
+from cafd_zoo.models import create_model, purify
+from cafd_zoo.precision import autocast, resolve_precision
+
+from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .config import ClassifierConfig, config_dict
+from .denoiser_config import DenoiserConfig
+from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
+from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
+from .distributed import World, init_world
+from .metrics_log import MetricsLog
+from .progress import progress
+from .purification_eval import attacked_probe_set, evaluate_purification
+from .resumable_order import ResumableSampler, batches
+from .stop_signal import StopOnSignal
+from .train_classifier import _gather_fingerprints, build_classifier
+
+CHECKPOINT = "checkpoint.pt"
+WEIGHTS = "denoiser.safetensors"
+
+
+def load_frozen_classifier(weights: str | Path, config: ClassifierConfig, device: torch.device) -> nn.Module:
+    """P from a train-classifier run (``model.safetensors``, strictly loaded), in eval mode with every
+    parameter's ``requires_grad`` off: no optimiser holds it, and no backward pass writes a ``.grad``."""
+    model = build_classifier(config)
+    model.load_state_dict(load_file(str(weights)), strict=True)
+    return model.to(device).eval().requires_grad_(False)
+
+
+def denoiser_args(config: DenoiserConfig) -> dict[str, Any]:
+    """The ``dunet`` builder's arguments for this config (also stored in the weights' metadata)."""
+    return {"width": config.denoiser_width, "decoder": config.denoiser_decoder,
+            "bn_momentum": config.denoiser_bn_momentum}
+
+
+def build_discriminator(config: DenoiserConfig) -> nn.Module:
+    """D of the config. Its module is imported (which registers ``vgg_discriminator``) on first use, so that
+    importing this trainer leaves the architecture registry as ``cafd_zoo.models`` defines it."""
+    from cafd_zoo.models import discriminator  # noqa: F401
+
+    return create_model("vgg_discriminator", num_feat=config.discriminator_width)
+
+
+def _adam(module: nn.Module, config: DenoiserConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+@contextlib.contextmanager
+def _no_parameter_grads(module: nn.Module) -> Iterator[None]:
+    """D in C's step: still in train mode (batch statistics, as official), but its weights take no gradient."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def _craft_online(extractor: ClassActivationFeatures, x: torch.Tensor, attack: CAFAConfig, seed: int,
+                  step: int, rank: int) -> torch.Tensor:
+    """Algorithm 2's x~ for this batch: CAFA against the frozen classifier, its random start seeded by the step."""
+    seed = seed * 1_000_003 + step * 101 + rank  # the random start is a function of the step
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    return cafa(extractor, x, **dataclasses.asdict(attack), generator=generator)
+
+
+def _load_pairs(config: DenoiserConfig, data_root: str | Path, cafa_dir: str | Path | None,
+                classifier_sha256: str) -> TrainingPairs:
+    train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
+    if config.adversarial_source == "offline":
+        if cafa_dir is None:
+            raise ValueError("adversarial_source 'offline' needs the CAFA shard folder (cafa_dir / --cafa-dir), made "
+                             "by `python -m training craft-cafa`; or set adversarial_source: online")
+        pairs = offline_pairs(cafa_dir, train, classifier_sha256)
+    else:
+        pairs = online_pairs(train)
+    return pairs.subset(config.train_subset) if config.train_subset else pairs
+
+
+def train_denoiser(
+    config: DenoiserConfig,
+    out_dir: str | Path,
+    data_root: str | Path,
+    classifier_weights: str | Path,
+    classifier_config: ClassifierConfig,
+    *,
+    cafa_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    stop_after_steps: int | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) the denoiser training ``config`` describes against the classifier in
+    ``classifier_weights`` (trained as ``classifier_config`` says); writes into ``out_dir``.
+
+    ``cafa_dir``: the offline CAFA shards (``adversarial_source: offline``). ``stop_after_steps``
+    stops as a kill would, right after that step's checkpoint (for tests). Returns the result.
+    """
+    if classifier_config.dataset != config.dataset:
+        raise ValueError(f"the classifier was trained on {classifier_config.dataset!r}, "
+                         f"the denoiser config says {config.dataset!r}")
+    out = Path(out_dir)
+    world = init_world(device)
+    precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
+    classifier_sha256 = sha256_of(classifier_weights)
+    pairs = _load_pairs(config, data_root, cafa_dir, classifier_sha256)
+    classifier = load_frozen_classifier(classifier_weights, classifier_config, world.device)
+
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    denoiser = create_model("dunet", **denoiser_args(config)).to(world.device)
+    discriminator = build_discriminator(config).to(world.device)
+    if config.channels_last:
+        for model in (classifier, denoiser, discriminator):
+            model.to(memory_format=torch.channels_last)
+    optimizer_c, optimizer_d = _adam(denoiser, config), _adam(discriminator, config)
+    components = {"denoiser": denoiser, "discriminator": discriminator,
+                  "denoiser_optimizer": optimizer_c, "discriminator_optimizer": optimizer_d}
+    caf_loss = ClassActivationFeatureLoss(classifier, config.caf_loss,  # type: ignore[arg-type]
+                                          normalization=config.caf_normalization)
+    attack = resolve_config(config.cafa_preset, steps=config.cafa_steps)
+    sampler = ResumableSampler(len(pairs), config.seed, world_size=world.size, rank=world.rank)
+    steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    run_identity = {"config": config_dict(config), "classifier_sha256": classifier_sha256, "pairs": len(pairs)}
+
+    epoch, step, done_in_epoch, wall_before = 0, 0, 0, 0.0
+    checkpoint_path = out / CHECKPOINT
+    if resume:
+        state = load_checkpoint(checkpoint_path)
+        if state is None:
+            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
+        saved = {key: state["extras"].get(key) for key in run_identity}
+        if saved != run_identity:
+            changed = sorted(k for k in run_identity if saved[k] != run_identity[k])
+            raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; "
+                             "use a new --out folder")
+        restore_training_state(state, components)
+        epoch, step, done_in_epoch = state["epoch"], state["step"], state["samples_in_epoch"]
+        wall_before = state["extras"].get("wall_seconds", 0.0)
+    elif checkpoint_path.exists():
+        raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+    net_c = DistributedDataParallel(denoiser) if world.size > 1 else denoiser
+    net_d = DistributedDataParallel(discriminator) if world.size > 1 else discriminator
+    log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None) if world.is_main else None
+    probe = None
+    if world.is_main and config.eval_examples:
+        test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
+        probe_attack = resolve_config(config.cafa_preset, steps=config.eval_cafa_steps)
+        probe = attacked_probe_set(test, min(config.eval_examples, len(test)), classifier, probe_attack,
+                                   seed=config.seed, batch_size=config.eval_batch_size, precision=precision)
+    started = time.perf_counter()
+
+    def probe_accuracy() -> dict[str, float] | None:
+        if probe is None:
+            return None
+        return evaluate_purification(denoiser, classifier, *probe, batch_size=config.eval_batch_size,
+                                     clamp=config.clamp, precision=precision, channels_last=config.channels_last)
+
+    def checkpoint() -> None:
+        if world.is_main:
+            extras = run_identity | {"wall_seconds": wall_before + time.perf_counter() - started}
+            save_checkpoint(checkpoint_path, training_state(components, epoch=epoch, step=step,
+                                                            samples_in_epoch=done_in_epoch, extras=extras))
+        world.barrier()
+
+    def to_device(x: torch.Tensor) -> torch.Tensor:
+        x = x.to(world.device)
+        return x.contiguous(memory_format=torch.channels_last) if config.channels_last else x
+
+    with StopOnSignal() as stop:
+        while epoch < config.epochs:
+            sampler.set_epoch(epoch)
+            sampler.skip(done_in_epoch)
+            if done_in_epoch == 0 and config.reset_optimizers_each_epoch:
+                for optimizer in (optimizer_c, optimizer_d):
+                    optimizer.state.clear()  # what re-creating Adam does: the moments and step counts restart
+            denoiser.train()
+            discriminator.train()
+            bar = None
+            if world.is_main:
+                bar = progress(sampler.samples_per_epoch, f"epoch {epoch + 1}/{config.epochs}", initial=done_in_epoch)
+            tick, seen = time.perf_counter(), 0
+            for indices in batches(list(sampler), config.batch_size):
+                lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
+                for optimizer in (optimizer_c, optimizer_d):
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                x_nat, labels, x_adv = pairs.batch(torch.tensor(indices))
+                x_nat = to_device(x_nat)
+                if x_adv is None:
+                    with autocast(precision, world.device):
+                        x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
+                    x_adv = x_adv.float()
+                losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
+                                     caf_loss, x_nat, to_device(x_adv))
+                step += 1
+                done_in_epoch += len(indices)
+                seen += len(indices)
+                if bar is not None:
+                    bar.update(len(indices))
+                if log is not None and step % config.log_every == 0:
+                    rate = seen * world.size / (time.perf_counter() - tick)
+                    values = _loggable(losses, labels)
+                    log.log(step=step, epoch=epoch, **values, lr=lr, images_per_s=round(rate, 1))
+                    bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.2e}")
+                if step % config.checkpoint_every == 0 or stop.requested or step == stop_after_steps:
+                    checkpoint()
+                if stop.requested or step == stop_after_steps:
+                    if bar is not None:
+                        bar.close()
+                    world.close()
+                    return {"stopped_at_step": step}
+            if bar is not None:
+                bar.close()
+            epoch, done_in_epoch = epoch + 1, 0
+            accuracy = probe_accuracy()
+            if log is not None and accuracy is not None:
+                log.log(step=step, epoch=epoch, **{f"probe_{k}": v for k, v in accuracy.items()})
+            checkpoint()
+
+    result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
+    if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
+        _adopt_main_buffers(denoiser)
+        result["rank_fingerprints"] = _gather_fingerprints(denoiser)
+    if world.is_main:
+        result |= {
+            "probe_accuracy": probe_accuracy(), "probe_examples": 0 if probe is None else len(probe[2]),
+            "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
+            "classifier_sha256": classifier_sha256, "training_pairs": len(pairs),
+            "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
+            "config": config_dict(config),
+        }
+        weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
+        metadata = {"architecture": "dunet", "architecture_args": json.dumps(denoiser_args(config)),
+                    "classifier_sha256": classifier_sha256, "clamp": str(config.clamp).lower()}
+        save_file(weights, str(out / WEIGHTS), metadata=metadata)
+        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        if log is not None:
+            log.log(step=step, final_probe_accuracy=result["probe_accuracy"])
+            log.close()
+    world.close()
+    return result
+
+
+def _adopt_main_buffers(model: nn.Module) -> None:
+    """Give every rank rank 0's BN running statistics, as DDP's next forward would: each rank's last step
+    updated them with its own batch, so without this the replicas differ in their buffers alone."""
+    import torch.distributed as dist
+
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def _train_step(
+    config: DenoiserConfig,
+    precision: str,
+    world: World,
+    net_c: nn.Module,
+    net_d: nn.Module,
+    discriminator: nn.Module,
+    optimizer_c: torch.optim.Optimizer,
+    optimizer_d: torch.optim.Optimizer,
+    caf_loss: ClassActivationFeatureLoss,
+    x_nat: torch.Tensor,
+    x_adv: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """One iteration of Algorithm 2: D's step, then C's; returns the losses as tensors (no sync)."""
+    with autocast(precision, world.device):  # type: ignore[arg-type]
+        x_hat = purify(net_c, x_adv, config.clamp)
+    zero = x_hat.new_zeros((), dtype=torch.float32)
+    loss_d, loss_adv = zero, zero
+    if config.trains_discriminator:
+        with autocast(precision, world.device):  # type: ignore[arg-type]
+            d_real, d_fake = net_d(x_nat), net_d(x_hat.detach())
+        loss_d = ragan_discriminator_loss(d_real, d_fake, config.gan_loss)  # type: ignore[arg-type]
+        optimizer_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        optimizer_d.step()
+        with _no_parameter_grads(discriminator), autocast(precision, world.device):  # type: ignore[arg-type]
+            d_real, d_fake = discriminator(x_nat), discriminator(x_hat)  # D just updated: recomputed, as official
+        loss_adv = ragan_generator_loss(d_real, d_fake, config.gan_loss)  # type: ignore[arg-type]
+    feature, class_weights, logits = zero, zero, None
+    if config.needs_caf:
+        with autocast(precision, world.device):  # type: ignore[arg-type]
+            terms = caf_loss(x_hat, x_nat)
+        feature, class_weights, logits = terms.feature, terms.class_weights, terms.purified_logits
+    loss = config.lambda_caf * feature + config.lambda_class_weights * class_weights + config.lambda_adv * loss_adv
+    optimizer_c.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer_c.step()
+    losses = {"loss": loss.detach(), "loss_d": loss_d.detach(), "loss_adv": loss_adv.detach(),
+              "caf_feature": feature.detach(), "caf_class_weights": class_weights.detach()}
+    if logits is not None:
+        losses["purified_predictions"] = logits.detach().argmax(1)
+    return losses
+
+
+def _loggable(losses: dict[str, torch.Tensor], labels: torch.Tensor) -> dict[str, float]:
+    """Plain numbers for the metrics log; P's accuracy on the purified training batch, as the official code logs."""
+    values = {k: float(v) for k, v in losses.items() if k != "purified_predictions"}
+    if "purified_predictions" in losses:
+        values["purified_train_accuracy"] = float((losses["purified_predictions"].cpu() == labels).float().mean())
+    return values
