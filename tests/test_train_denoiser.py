@@ -237,7 +237,9 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
         train_denoiser(dataclasses.replace(TINY, adversarial_source="offline"), tmp_path / "run", setup["data"],
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
-    assert len(shipped) == 6
+    assert len(shipped) == 7
+    assert (compact := load_denoiser_config(REPO / "training" / "configs" / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")).denoiser_width == 16
+    assert compact.adversarial_source == "offline"
     configs = {path.stem: load_denoiser_config(path) for path in shipped}
     official = configs["cafd_denoiser_vgg19_cifar10"]
     assert (official.caf_loss, official.gan_loss) == ("eq7_official", "official")
