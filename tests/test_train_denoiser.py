@@ -238,9 +238,9 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
     assert len(shipped) == 7
-    assert (compact := load_denoiser_config(REPO / "training" / "configs" / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")).denoiser_width == 16
-    assert compact.adversarial_source == "offline"
     configs = {path.stem: load_denoiser_config(path) for path in shipped}
+    compact = configs["cafd_denoiser_resnet20_cifar10_compact"]
+    assert compact.denoiser_width == 16 and compact.adversarial_source == "offline"
     official = configs["cafd_denoiser_vgg19_cifar10"]
     assert (official.caf_loss, official.gan_loss) == ("eq7_official", "official")
     assert official.adversarial_source == "offline" and not official.reset_optimizers_each_epoch
