@@ -23,6 +23,13 @@ class World:
         if self.size > 1:
             dist.barrier()
 
+    def adopt_main_buffers(self, model: torch.nn.Module) -> None:
+        """Give every rank rank 0's buffers (BN running statistics), as DDP's next forward would: each
+        rank's last step updated them with its own batch, so the replicas differ in their buffers alone."""
+        if self.size > 1:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
+
     def close(self) -> None:
         if self.size > 1 and dist.is_initialized():
             dist.destroy_process_group()

@@ -23,7 +23,7 @@ def render_model_card(name: str, release: dict[str, Any], files: dict[str, dict[
         lines += ["model-index:", f"- name: {name}", "  results:", "  - task:", "      type: image-classification",
                   "    dataset:", f"      name: {q(DATASET_NAMES[ds])}", f"      type: {ds}", "      split: test", "    metrics:"]
         for m in release["metrics"]:
-            lines += [f"    - type: robust_accuracy" if m["threat_model"] != "clean" else "    - type: accuracy",
+            lines += ["    - type: robust_accuracy" if m["threat_model"] != "clean" else "    - type: accuracy",
                       f"      name: {q(_metric_name(m))}", f"      value: {round(100 * (1 - m['error_rate']), 2)}"]
     lines += ["---", "", f"# {name}", "", release["summary"], "",
               "```python", "import torch", f'model = torch.hub.load("cafd-zoo/cafd", "{name}")  # or cafd_zoo.load("{name}")', "```", "",

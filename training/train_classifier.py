@@ -11,7 +11,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +25,10 @@ from cafd_zoo.precision import autocast, resolve_precision
 from .code_version import code_commit
 from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
-from .distributed import World, init_world
+from .distributed import init_world
+from .epoch_loop import Counters, run_epochs
 from .metrics_log import MetricsLog
-from .progress import progress
-from .resumable_order import ResumableSampler, batches
-from .stop_signal import StopOnSignal
+from .resumable_order import ResumableSampler
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -110,7 +109,7 @@ def train_classifier(
     steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
 
-    epoch, step, done_in_epoch, wall_before = 0, 0, 0, 0.0
+    counters, wall_before = Counters(), 0.0
     checkpoint_path = out / CHECKPOINT
     if resume:
         state = load_checkpoint(checkpoint_path)
@@ -119,69 +118,55 @@ def train_classifier(
         if state["extras"].get("config") != config_dict(config):
             raise ValueError(f"--resume: {checkpoint_path} was written with another config; use a new --out folder")
         restore_training_state(state, {"model": model, "optimizer": optimizer})
-        epoch, step, done_in_epoch = state["epoch"], state["step"], state["samples_in_epoch"]
+        counters = Counters(state["epoch"], state["step"], state["samples_in_epoch"])
         wall_before = state["extras"].get("wall_seconds", 0.0)
     elif checkpoint_path.exists():
         raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
     net = DistributedDataParallel(model) if world.size > 1 else model
-    log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None) if world.is_main else None
+    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
     started = time.perf_counter()
 
     def checkpoint() -> None:
         if world.is_main:
             extras = {"config": config_dict(config), "wall_seconds": wall_before + time.perf_counter() - started}
-            save_checkpoint(checkpoint_path, training_state({"model": model, "optimizer": optimizer}, epoch=epoch,
-                                                            step=step, samples_in_epoch=done_in_epoch, extras=extras))
+            save_checkpoint(checkpoint_path, training_state({"model": model, "optimizer": optimizer}, epoch=counters.epoch,
+                                                            step=counters.step, samples_in_epoch=counters.done_in_epoch,
+                                                            extras=extras))
         world.barrier()
 
-    with StopOnSignal() as stop:
-        while epoch < config.epochs:
-            sampler.set_epoch(epoch)
-            sampler.skip(done_in_epoch)
-            net.train()
-            bar = progress(sampler.samples_per_epoch, f"epoch {epoch + 1}/{config.epochs}", initial=done_in_epoch) if world.is_main else None
-            tick, seen = time.perf_counter(), 0
-            for indices in batches(list(sampler), config.batch_size):
-                lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                x, y = train.batch(torch.tensor(indices))
-                x = _augment(x, config, step, world.rank).to(world.device)
-                if config.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast(precision, world.device):
-                    logits = net(x)
-                loss = F.cross_entropy(logits.float(), y.to(world.device), label_smoothing=config.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                done_in_epoch += len(indices)
-                seen += len(indices)
-                if bar is not None:
-                    bar.update(len(indices))
-                if log is not None and step % config.log_every == 0:
-                    rate = seen * world.size / (time.perf_counter() - tick)
-                    loss_value = loss.item()
-                    log.log(step=step, epoch=epoch, loss=loss_value, lr=lr, images_per_s=round(rate, 1))
-                    bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.4f}")
-                if step % config.checkpoint_every == 0 or stop.requested or step == stop_after_steps:
-                    checkpoint()
-                if stop.requested or step == stop_after_steps:
-                    if bar is not None:
-                        bar.close()
-                    world.close()
-                    return {"stopped_at_step": step}
-            if bar is not None:
-                bar.close()
-            epoch, done_in_epoch = epoch + 1, 0
-            test_acc = accuracy(model, test, config.eval_batch_size, precision, config.channels_last) if world.is_main else None
-            if log is not None:
-                log.log(step=step, epoch=epoch, test_accuracy=test_acc)
-            checkpoint()
+    def train_batch(indices: list[int], step: int) -> Callable[[], dict[str, float]]:
+        lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = train.batch(torch.tensor(indices))
+        x = _augment(x, config, step, world.rank).to(world.device)
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(precision, world.device):
+            logits = net(x)
+        loss = F.cross_entropy(logits.float(), y.to(world.device), label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return lambda: {"loss": loss.item(), "lr": lr}
+
+    def end_epoch() -> None:
+        if log is not None:
+            test_acc = accuracy(model, test, config.eval_batch_size, precision, config.channels_last)
+            log.log(step=counters.step, epoch=counters.epoch, test_accuracy=test_acc)
+
+    finished = run_epochs(world, sampler, counters, epochs=config.epochs, batch_size=config.batch_size,
+                          train_batch=train_batch, checkpoint=checkpoint, log=log, log_every=config.log_every,
+                          checkpoint_every=config.checkpoint_every, begin_epoch=net.train, end_epoch=end_epoch,
+                          stop_after_steps=stop_after_steps)
+    if not finished:
+        world.close()
+        return {"stopped_at_step": counters.step}
+    step = counters.step
 
     result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
     if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
+        world.adopt_main_buffers(model)
         result["rank_fingerprints"] = _gather_fingerprints(model)
     if world.is_main:
         model.eval()

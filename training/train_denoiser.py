@@ -22,7 +22,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -42,11 +42,10 @@ from .denoiser_config import DenoiserConfig
 from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
 from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from .distributed import World, init_world
+from .epoch_loop import Counters, run_epochs
 from .metrics_log import MetricsLog
-from .progress import progress
 from .purification_eval import attacked_probe_set, evaluate_purification
-from .resumable_order import ResumableSampler, batches
-from .stop_signal import StopOnSignal
+from .resumable_order import ResumableSampler
 from .train_classifier import _gather_fingerprints, build_classifier
 
 CHECKPOINT = "checkpoint.pt"
@@ -68,10 +67,7 @@ def denoiser_args(config: DenoiserConfig) -> dict[str, Any]:
 
 
 def build_discriminator(config: DenoiserConfig) -> nn.Module:
-    """D of the config. Its module is imported (which registers ``vgg_discriminator``) on first use, so that
-    importing this trainer leaves the architecture registry as ``cafd_zoo.models`` defines it."""
-    from cafd_zoo.models import discriminator  # noqa: F401
-
+    """D of the config: the official VGG-style discriminator at ``discriminator_width``."""
     return create_model("vgg_discriminator", num_feat=config.discriminator_width)
 
 
@@ -157,7 +153,7 @@ def train_denoiser(
     total_steps = steps_per_epoch * config.epochs
     run_identity = {"config": config_dict(config), "classifier_sha256": classifier_sha256, "pairs": len(pairs)}
 
-    epoch, step, done_in_epoch, wall_before = 0, 0, 0, 0.0
+    counters, wall_before = Counters(), 0.0
     checkpoint_path = out / CHECKPOINT
     if resume:
         state = load_checkpoint(checkpoint_path)
@@ -169,13 +165,13 @@ def train_denoiser(
             raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; "
                              "use a new --out folder")
         restore_training_state(state, components)
-        epoch, step, done_in_epoch = state["epoch"], state["step"], state["samples_in_epoch"]
+        counters = Counters(state["epoch"], state["step"], state["samples_in_epoch"])
         wall_before = state["extras"].get("wall_seconds", 0.0)
     elif checkpoint_path.exists():
         raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
     net_c = DistributedDataParallel(denoiser) if world.size > 1 else denoiser
     net_d = DistributedDataParallel(discriminator) if world.size > 1 else discriminator
-    log = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None) if world.is_main else None
+    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
     probe = None
     if world.is_main and config.eval_examples:
         test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
@@ -193,68 +189,53 @@ def train_denoiser(
     def checkpoint() -> None:
         if world.is_main:
             extras = run_identity | {"wall_seconds": wall_before + time.perf_counter() - started}
-            save_checkpoint(checkpoint_path, training_state(components, epoch=epoch, step=step,
-                                                            samples_in_epoch=done_in_epoch, extras=extras))
+            save_checkpoint(checkpoint_path, training_state(components, epoch=counters.epoch, step=counters.step,
+                                                            samples_in_epoch=counters.done_in_epoch, extras=extras))
         world.barrier()
 
     def to_device(x: torch.Tensor) -> torch.Tensor:
         x = x.to(world.device)
         return x.contiguous(memory_format=torch.channels_last) if config.channels_last else x
 
-    with StopOnSignal() as stop:
-        while epoch < config.epochs:
-            sampler.set_epoch(epoch)
-            sampler.skip(done_in_epoch)
-            if done_in_epoch == 0 and config.reset_optimizers_each_epoch:
-                for optimizer in (optimizer_c, optimizer_d):
-                    optimizer.state.clear()  # what re-creating Adam does: the moments and step counts restart
-            denoiser.train()
-            discriminator.train()
-            bar = None
-            if world.is_main:
-                bar = progress(sampler.samples_per_epoch, f"epoch {epoch + 1}/{config.epochs}", initial=done_in_epoch)
-            tick, seen = time.perf_counter(), 0
-            for indices in batches(list(sampler), config.batch_size):
-                lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
-                for optimizer in (optimizer_c, optimizer_d):
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                x_nat, labels, x_adv = pairs.batch(torch.tensor(indices))
-                x_nat = to_device(x_nat)
-                if x_adv is None:
-                    with autocast(precision, world.device):
-                        x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
-                    x_adv = x_adv.float()
-                losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
-                                     caf_loss, x_nat, to_device(x_adv))
-                step += 1
-                done_in_epoch += len(indices)
-                seen += len(indices)
-                if bar is not None:
-                    bar.update(len(indices))
-                if log is not None and step % config.log_every == 0:
-                    rate = seen * world.size / (time.perf_counter() - tick)
-                    values = _loggable(losses, labels)
-                    log.log(step=step, epoch=epoch, **values, lr=lr, images_per_s=round(rate, 1))
-                    bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{lr:.2e}")
-                if step % config.checkpoint_every == 0 or stop.requested or step == stop_after_steps:
-                    checkpoint()
-                if stop.requested or step == stop_after_steps:
-                    if bar is not None:
-                        bar.close()
-                    world.close()
-                    return {"stopped_at_step": step}
-            if bar is not None:
-                bar.close()
-            epoch, done_in_epoch = epoch + 1, 0
-            accuracy = probe_accuracy()
-            if log is not None and accuracy is not None:
-                log.log(step=step, epoch=epoch, **{f"probe_{k}": v for k, v in accuracy.items()})
-            checkpoint()
+    def begin_epoch() -> None:
+        if counters.done_in_epoch == 0 and config.reset_optimizers_each_epoch:
+            for optimizer in (optimizer_c, optimizer_d):
+                optimizer.state.clear()  # what re-creating Adam does: the moments and step counts restart
+        denoiser.train()
+        discriminator.train()
+
+    def train_batch(indices: list[int], step: int) -> Callable[[], dict[str, float]]:
+        lr = config.lr * config.schedule.factor(step, steps_per_epoch, total_steps)
+        for optimizer in (optimizer_c, optimizer_d):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        x_nat, labels, x_adv = pairs.batch(torch.tensor(indices))
+        x_nat = to_device(x_nat)
+        if x_adv is None:
+            with autocast(precision, world.device):
+                x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
+            x_adv = x_adv.float()
+        losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
+                             caf_loss, x_nat, to_device(x_adv))
+        return lambda: _loggable(losses, labels) | {"lr": lr}
+
+    def end_epoch() -> None:
+        accuracy = probe_accuracy()
+        if log is not None and accuracy is not None:
+            log.log(step=counters.step, epoch=counters.epoch, **{f"probe_{k}": v for k, v in accuracy.items()})
+
+    finished = run_epochs(world, sampler, counters, epochs=config.epochs, batch_size=config.batch_size,
+                          train_batch=train_batch, checkpoint=checkpoint, log=log, log_every=config.log_every,
+                          checkpoint_every=config.checkpoint_every, begin_epoch=begin_epoch, end_epoch=end_epoch,
+                          stop_after_steps=stop_after_steps)
+    if not finished:
+        world.close()
+        return {"stopped_at_step": counters.step}
+    step = counters.step
 
     result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
     if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
-        _adopt_main_buffers(denoiser)
+        world.adopt_main_buffers(denoiser)
         result["rank_fingerprints"] = _gather_fingerprints(denoiser)
     if world.is_main:
         result |= {
@@ -274,15 +255,6 @@ def train_denoiser(
             log.close()
     world.close()
     return result
-
-
-def _adopt_main_buffers(model: nn.Module) -> None:
-    """Give every rank rank 0's BN running statistics, as DDP's next forward would: each rank's last step
-    updated them with its own batch, so without this the replicas differ in their buffers alone."""
-    import torch.distributed as dist
-
-    for buffer in model.buffers():
-        dist.broadcast(buffer, src=0)
 
 
 def _train_step(

@@ -1,0 +1,82 @@
+"""The epoch loop every resumable trainer shares: sample order, progress, logging cadence, checkpoints,
+and a clean stop on SIGINT/SIGTERM. A trainer supplies what one batch does and what an epoch's
+end does; this file owns when things happen, so every trainer resumes the same way."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .distributed import World
+from .metrics_log import MetricsLog
+from .progress import progress
+from .resumable_order import ResumableSampler, batches
+from .stop_signal import StopOnSignal
+
+
+@dataclass
+class Counters:
+    """Where a run is: what a checkpoint records besides the states (``done_in_epoch`` counts this rank's samples)."""
+
+    epoch: int = 0
+    step: int = 0
+    done_in_epoch: int = 0
+
+
+def run_epochs(
+    world: World,
+    sampler: ResumableSampler,
+    counters: Counters,
+    *,
+    epochs: int,
+    batch_size: int,
+    train_batch: Callable[[list[int], int], Callable[[], dict[str, float]]],
+    checkpoint: Callable[[], None],
+    log: MetricsLog | None,
+    log_every: int,
+    checkpoint_every: int,
+    begin_epoch: Callable[[], None] = lambda: None,
+    end_epoch: Callable[[], None] = lambda: None,
+    stop_after_steps: int | None = None,
+) -> bool:
+    """Train from ``counters`` to the end of ``epochs``; returns False when stopped early.
+
+    ``train_batch(indices, step)`` takes one optimizer step and returns a function that gives the
+    values to log (called only on logging steps, so other steps never wait for the device).
+    ``checkpoint()`` runs every ``checkpoint_every`` steps, after every ``end_epoch()``, on a signal
+    and at ``stop_after_steps`` (which stops as a kill would, for tests).
+    """
+    with StopOnSignal() as stop:
+        while counters.epoch < epochs:
+            sampler.set_epoch(counters.epoch)
+            sampler.skip(counters.done_in_epoch)
+            begin_epoch()
+            bar = progress(sampler.samples_per_epoch, f"epoch {counters.epoch + 1}/{epochs}",
+                           initial=counters.done_in_epoch) if world.is_main else None
+            tick, seen = time.perf_counter(), 0
+            for indices in batches(list(sampler), batch_size):
+                summary = train_batch(indices, counters.step)
+                counters.step += 1
+                counters.done_in_epoch += len(indices)
+                seen += len(indices)
+                if bar is not None:
+                    bar.update(len(indices))
+                if log is not None and counters.step % log_every == 0:
+                    values = summary()
+                    rate = seen * world.size / (time.perf_counter() - tick)
+                    log.log(step=counters.step, epoch=counters.epoch, **values, images_per_s=round(rate, 1))
+                    if bar is not None:
+                        bar.set_postfix({k: f"{values[k]:.4g}" for k in ("loss", "lr") if k in values})
+                stopping = stop.requested or counters.step == stop_after_steps
+                if counters.step % checkpoint_every == 0 or stopping:
+                    checkpoint()
+                if stopping:
+                    if bar is not None:
+                        bar.close()
+                    return False
+            if bar is not None:
+                bar.close()
+            counters.epoch, counters.done_in_epoch = counters.epoch + 1, 0
+            end_epoch()
+            checkpoint()
+    return True
