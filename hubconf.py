@@ -12,6 +12,7 @@ from cafd_zoo.hubconf_docs import document as _document
 
 dependencies = ["torch", "torchvision", "safetensors", "huggingface_hub", "timm", "jsonschema"]
 
+
 @_document
 def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
     """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for fine-tuning."""
