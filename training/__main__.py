@@ -63,13 +63,27 @@ def _train_denoiser(args: argparse.Namespace) -> int:
 
     result = train_denoiser(load_denoiser_config(args.config), args.out, args.data,
                             args.classifier_run + "/model.safetensors", load_config(args.classifier_config),
-                            cafa_dir=args.cafa_dir, resume=args.resume, device=args.device)
+                            cafa_dir=args.cafa_dir, resume=args.resume, device=args.device,
+                            init_denoiser=getattr(args, "init", None))
     if "stopped_at_step" in result:
         print(f"stopped at step {result['stopped_at_step']}; continue with the same command plus --resume")
     elif "wall_seconds" in result:  # the main process's result
         print(f"{result['steps']} steps, {result['wall_seconds']:.0f} s; probe accuracy {result['probe_accuracy']}; "
               f"weights in {args.out}/denoiser.safetensors")
     return 0
+
+
+def _add_denoiser_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options train-denoiser and finetune-denoiser share."""
+    p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
+    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
+    p.add_argument("--cafa-dir", help="the craft-cafa shard folder (for configs with adversarial_source: offline)")
+    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
+    p.add_argument("--out", required=True, help="run folder for checkpoint, log and weights")
+    p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)")
+    p.set_defaults(func=_train_denoiser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,15 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
         "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
         "denoiser.safetensors and result.json into --out.",
     )
-    p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
-    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
-    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
-    p.add_argument("--cafa-dir", help="the craft-cafa shard folder (for configs with adversarial_source: offline)")
-    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
-    p.add_argument("--out", required=True, help="run folder for checkpoint, log and weights")
-    p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)")
-    p.set_defaults(func=_train_denoiser)
+    _add_denoiser_run_arguments(p)
+
+    p = sub.add_parser(
+        "finetune-denoiser", help="adapt a released (or earlier) denoiser to another classifier or data set",
+        description="train-denoiser, starting from the weights of --init instead of random ones: a released "
+        "denoiser by zoo name (downloaded and sha256-checked through cafd_zoo.load; a defended release gives its "
+        "denoiser) or the denoiser.safetensors of an earlier run. The config's denoiser architecture must match it; "
+        "its schedule, losses and data decide the fine-tuning.",
+    )
+    p.add_argument("--init", required=True, help="zoo release name (e.g. cafd_denoiser_cifar10) or a denoiser.safetensors file")
+    _add_denoiser_run_arguments(p)
     return parser
 
 

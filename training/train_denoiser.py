@@ -39,6 +39,7 @@ from cafd_zoo.precision import autocast, resolve_precision
 from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
 from .denoiser_config import DenoiserConfig
+from .denoiser_init import load_initial_denoiser
 from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
 from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from .distributed import World, init_world
@@ -119,10 +120,13 @@ def train_denoiser(
     resume: bool = False,
     device: str | None = None,
     stop_after_steps: int | None = None,
+    init_denoiser: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) the denoiser training ``config`` describes against the classifier in
     ``classifier_weights`` (trained as ``classifier_config`` says); writes into ``out_dir``.
 
+    ``init_denoiser`` fine-tunes instead of starting from random weights: a released denoiser (zoo
+    name) or an earlier run's ``denoiser.safetensors``; its architecture must match the config's.
     ``cafa_dir``: the offline CAFA shards (``adversarial_source: offline``). ``stop_after_steps``
     stops as a kill would, right after that step's checkpoint (for tests). Returns the result.
     """
@@ -137,7 +141,15 @@ def train_denoiser(
     classifier = load_frozen_classifier(classifier_weights, classifier_config, world.device)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    denoiser = create_model("dunet", **denoiser_args(config)).to(world.device)
+    denoiser = create_model("dunet", **denoiser_args(config))
+    init_provenance = None
+    if init_denoiser is not None:
+        state, arguments, init_provenance = load_initial_denoiser(init_denoiser)
+        if arguments != denoiser_args(config):
+            raise ValueError(f"{init_denoiser} is a dunet{arguments}, the config builds dunet{denoiser_args(config)}: "
+                             "set denoiser_width / denoiser_decoder / denoiser_bn_momentum to match")
+        denoiser.load_state_dict(state, strict=True)
+    denoiser = denoiser.to(world.device)
     discriminator = build_discriminator(config).to(world.device)
     if config.channels_last:
         for model in (classifier, denoiser, discriminator):
@@ -151,7 +163,8 @@ def train_denoiser(
     sampler = ResumableSampler(len(pairs), config.seed, world_size=world.size, rank=world.rank)
     steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    run_identity = {"config": config_dict(config), "classifier_sha256": classifier_sha256, "pairs": len(pairs)}
+    run_identity = {"config": config_dict(config), "classifier_sha256": classifier_sha256, "pairs": len(pairs),
+                    "initial_denoiser": init_provenance}
 
     counters, wall_before = Counters(), 0.0
     checkpoint_path = out / CHECKPOINT
@@ -241,7 +254,7 @@ def train_denoiser(
         result |= {
             "probe_accuracy": probe_accuracy(), "probe_examples": 0 if probe is None else len(probe[2]),
             "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
-            "classifier_sha256": classifier_sha256, "training_pairs": len(pairs),
+            "classifier_sha256": classifier_sha256, "training_pairs": len(pairs), "initial_denoiser": init_provenance,
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
             "config": config_dict(config),
         }
