@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 
 from .errors import ManifestError, ManifestVersionError, UnknownModelError
-from .models._registry import list_architectures
+from .models._registry import is_architecture
 
 SCHEMA_VERSION = 1
 MANIFEST_ENV = "CAFD_MANIFEST"
@@ -100,9 +100,8 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
 def consistency_problems(data: dict[str, Any]) -> list[str]:
     """What the schema cannot say: references resolve, and a loadable release has verifiable files."""
     problems = []
-    archs = set(list_architectures())
     for key, w in data["weights"].items():
-        if w["architecture"] not in archs:
+        if not is_architecture(w["architecture"]):
             problems.append(f"weights {key!r}: unknown architecture {w['architecture']!r}")
         if w["source"] == "hub" and not w.get("repo_id"):
             problems.append(f"weights {key!r}: a hub file needs a repo_id")

@@ -29,8 +29,24 @@ def list_architectures(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build architecture ``name`` with random weights; ``kwargs`` go to its builder."""
+    """Build architecture ``name`` with random weights; ``kwargs`` go to its builder.
+
+    ``"timm:<name>"`` builds any timm classifier behind the zoo's conventions (see timm_classifier.py).
+    """
+    if name.startswith("timm:"):
+        from .timm_classifier import TimmClassifier
+
+        return TimmClassifier(name[len("timm:"):], **kwargs)
     return get_builder(name)(**kwargs)
+
+
+def is_architecture(name: str) -> bool:
+    """A registered name, or ``timm:<a timm model>``."""
+    if name.startswith("timm:"):
+        import timm
+
+        return timm.is_model(name[len("timm:"):])
+    return name in _builders
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:
