@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from cafd_zoo.errors import ZooError
@@ -70,6 +71,55 @@ def _train_denoiser(args: argparse.Namespace) -> int:
     elif "wall_seconds" in result:  # the main process's result
         print(f"{result['steps']} steps, {result['wall_seconds']:.0f} s; probe accuracy {result['probe_accuracy']}; "
               f"weights in {args.out}/denoiser.safetensors")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from cafd_zoo.data import embedded_cifar10_sample, load_dataset
+    from cafd_zoo.models import DUNET, DefendedClassifier
+    from cafd_zoo.models.denoiser import ZeroResidual
+
+    from .config import load_config
+    from .craft_cafa import load_trained_classifier
+    from .denoiser_init import load_initial_denoiser
+    from .evaluate import evaluate, format_summary
+
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    threats = args.threat.split(",")
+    if args.model:
+        from cafd_zoo.hub import load
+
+        model, release, dataset = load(args.model, device=device), args.model, None
+        if not isinstance(model, DefendedClassifier):
+            raise ValueError(f"{args.model} is not a defended release; evaluate a classifier with --classifier-run")
+    else:
+        if not (args.classifier_run and args.classifier_config):
+            raise ValueError("give --model NAME, or --classifier-run and --classifier-config (plus --denoiser FILE)")
+        config = load_config(args.classifier_config)
+        classifier = load_trained_classifier(args.classifier_run + "/model.safetensors", config, device)
+        dataset = config.dataset
+        if args.denoiser:
+            state, arguments, _ = load_initial_denoiser(args.denoiser)
+            denoiser = DUNET(**arguments)
+            denoiser.load_state_dict(state, strict=True)
+        else:
+            if set(threats) != {"bare"}:
+                raise ValueError("without --denoiser there is only the bare classifier: use --threat bare")
+            denoiser = ZeroResidual()
+        model = DefendedClassifier(denoiser.to(device), classifier)
+        release = args.release or Path(args.classifier_run).name + ("+" + Path(args.denoiser).parent.name if args.denoiser else "")
+    if args.embedded:
+        data = embedded_cifar10_sample()
+    elif args.data:
+        data = load_dataset(dataset or model.release_info["dataset"], args.data, "test")
+    else:
+        raise ValueError("give --data DIR (the test split) or --embedded (the first 1,000 CIFAR-10 test images)")
+    rows = evaluate(model, release, data, args.out, attacks=args.attacks.split(","), threats=threats, n=args.n,
+                    shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed,
+                    precision=args.precision, resume=args.resume)
+    print(format_summary(rows, release))
     return 0
 
 
@@ -159,6 +209,33 @@ def build_parser() -> argparse.ArgumentParser:
         "denoiser.safetensors and result.json into --out.",
     )
     _add_denoiser_run_arguments(p)
+
+    p = sub.add_parser(
+        "evaluate", help="error rates under attacks x threat models, as resumable JSON lines",
+        description="Attack a defended model (a zoo release, or a classifier run plus a denoiser file) on the first "
+        "--n test images under each threat model: bare (the classifier alone), oblivious (crafted on the bare "
+        "classifier, judged through the denoiser), bpda (purifier backward = identity), whitebox (end to end). One "
+        "JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.",
+    )
+    p.add_argument("--model", help="a defended zoo release")
+    p.add_argument("--classifier-run", help="a train-classifier --out folder, instead of --model")
+    p.add_argument("--classifier-config", help="the YAML config of that classifier")
+    p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
+    p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
+    p.add_argument("--attacks", default="pgd_n,cafa", help="comma-separated: pgd_n, pgd_t, cafa, autoattack (default pgd_n,cafa)")
+    p.add_argument("--threat", default="oblivious,whitebox", help="comma-separated: bare, oblivious, bpda, whitebox")
+    p.add_argument("--n", type=int, default=1000, help="evaluate on the first N test images (default 1000)")
+    p.add_argument("--data", help="data folder with the test split")
+    p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
+    p.add_argument("--steps", type=int, help="override each attack's default steps (PGD 20, CAFA 100)")
+    p.add_argument("--shard-size", type=int, default=500, help="images per resumable cell (default 500)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attacks' random starts (default 0)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
+    p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
+    p.add_argument("--resume", action="store_true", help="skip the (attack, threat, shard) cells --out already holds")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
+    p.set_defaults(func=_evaluate)
 
     p = sub.add_parser(
         "finetune-denoiser", help="adapt a released (or earlier) denoiser to another classifier or data set",

@@ -56,3 +56,13 @@ class DefendedClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.purify(x))
+
+    # The classifier's class activation features, seen through the denoiser: what CAFA attacks end to end.
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.forward_features(self.purify(x))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier.forward_head(features)
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier.get_classifier()

@@ -111,6 +111,13 @@ class DUNET(nn.Module):
         return purify(self, x, clamp)
 
 
+class ZeroResidual(nn.Module):
+    """The identity purifier (C(x) = 0): a bare classifier in DefendedClassifier's clothes, for reference rows."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
 @register_model
 def dunet(in_channels: int = 3, width: int = 64, decoder: str = "official", bn_momentum: float = 0.9) -> DUNET:
     """The CAFD/HGD DUNET denoiser, official layout (11.04M parameters at width 64)."""

@@ -1,0 +1,5 @@
+"""How a defense is attacked: the threat models of the paper and the ones a careful reviewer adds."""
+from .bpda import BPDADefendedClassifier
+from .threat_models import THREAT_MODELS, attack_target, judged_model
+
+__all__ = ["BPDADefendedClassifier", "THREAT_MODELS", "attack_target", "judged_model"]

@@ -1,0 +1,65 @@
+"""evaluate: every (attack, threat, shard) cell is one JSON line; --resume redoes only what is missing."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from training.__main__ import main as training_main
+from training.eval_attacks import build_attack, official_targets
+from training.metrics_log import read_metrics
+from training.train_classifier import build_classifier
+
+from .hub_fixtures import NAME, build_tiny_zoo
+from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML, one_thread  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def zoo_env(tmp_path, monkeypatch):
+    zoo = build_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
+    monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
+    return zoo
+
+
+def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
+            "--attacks", "pgd_n,pgd_t,cafa", "--threat", "oblivious,bpda,whitebox", "--steps", "2", "--precision", "fp32",
+            "--out", str(out)]
+    assert training_main(argv) == 0
+    records = read_metrics(out)
+    assert len(records) == 3 * 3 * 2
+    first = records[0]
+    assert first["release"] == NAME and first["n"] == 4 and 0 <= first["error_rate"] <= 1
+    assert first["params"]["eps"] == pytest.approx(8 / 255) and first["params"]["steps"] == 2
+    assert "pgd_n" in capsys.readouterr().out
+    out.write_text("".join(json.dumps(r) + "\n" for r in records[:-1]))  # lose the last cell, as a kill would
+    assert training_main(argv + ["--resume"]) == 0
+    again = read_metrics(out)
+    assert len(again) == len(records)
+    assert again[-1]["error_rate"] == records[-1]["error_rate"]  # seeded: the redone cell is the same
+    assert training_main(argv) == 1  # without --resume, existing results are not mixed with new ones
+
+
+def test_a_bare_classifier_run_is_evaluated_without_a_denoiser(tmp_path, capsys):
+    run = tmp_path / "clf"
+    run.mkdir()
+    torch.manual_seed(0)
+    save_file(build_classifier(CLASSIFIER).state_dict(), str(run / "model.safetensors"))
+    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
+    base = ["evaluate", "--classifier-run", str(run), "--classifier-config", str(tmp_path / "clf.yaml"), "--embedded",
+            "--n", "4", "--batch-size", "4", "--attacks", "pgd_n", "--steps", "1", "--precision", "fp32"]
+    assert training_main(base + ["--threat", "bare", "--out", str(tmp_path / "bare.jsonl")]) == 0
+    assert read_metrics(tmp_path / "bare.jsonl")[0]["threat_model"] == "bare"
+    assert training_main(base + ["--threat", "oblivious", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "use --threat bare" in capsys.readouterr().err
+
+
+def test_attack_definitions():
+    assert official_targets(torch.tensor([0, 3, 5])).tolist() == [3, 1, 3]
+    assert build_attack("cafa").params["steps"] == 100 and build_attack("pgd_n").params["steps"] == 20
+    with pytest.raises(ValueError, match="unknown attack"):
+        build_attack("fgsm")

@@ -1,0 +1,58 @@
+"""The attacks the evaluation harness runs, by name, each with every parameter it records.
+
+An attack is ``fn(model, x, y, generator) -> x_adv`` plus its parameters; labels are used as each
+attack's definition says (CAFA ignores them; PGD_T aims at the official target class).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from cafd_zoo.attacks import pgd
+from cafd_zoo.cafa import cafa
+
+AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    params: dict[str, Any]
+    run: AttackFn = field(repr=False)
+
+
+def official_targets(labels: torch.Tensor) -> torch.Tensor:
+    """The official code's target rule for PGD_T: class 3, or class 1 when the label is 3."""
+    return torch.where(labels == 3, torch.ones_like(labels), torch.full_like(labels, 3))
+
+
+def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, eps: float, seed: int) -> torch.Tensor:
+    try:
+        from pyautoattack import AutoAttack
+    except ImportError as exc:
+        raise RuntimeError("AutoAttack needs the authors' package: pip install 'cafd-zoo[eval]' (pyautoattack)") from exc
+    attack = AutoAttack(model, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
+    x_adv, _ = attack.run_standard_evaluation(x, y, batch_size=len(x))
+    return x_adv
+
+
+def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0) -> Attack:
+    """``pgd_n``, ``pgd_t``, ``cafa`` or ``autoattack`` at L-inf ``eps`` (``steps`` overrides the default)."""
+    if name == "pgd_n":
+        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True}
+        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255, generator=g))
+    if name == "pgd_t":
+        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True,
+                  "target": "3, or 1 when the label is 3 (official)"}
+        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255,
+                                                           targets=official_targets(y), generator=g))
+    if name == "cafa":
+        params = {"preset": "official", "eps": eps, "steps": steps or 100, "step_size": 0.01, "labels": "unused"}
+        return Attack(name, params, lambda m, x, y, g: cafa(m, x, eps=eps, steps=params["steps"], generator=g))
+    if name == "autoattack":
+        params = {"version": "standard", "norm": "Linf", "eps": eps, "seed": seed, "package": "pyautoattack"}
+        return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, g, eps, seed))
+    raise ValueError(f"unknown attack {name!r}; available: pgd_n, pgd_t, cafa, autoattack")
