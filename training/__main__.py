@@ -50,7 +50,7 @@ def _export_classifier(args: argparse.Namespace) -> int:
     from .export_classifier import export_classifier
 
     release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
-                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit)
+                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary)
     metric = release["metrics"][0]
     print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
           f"on {metric['n']} images, recorded in {args.manifest}")
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
     p.add_argument("--machine", help="the machine the run used, for the record")
     p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
+    p.add_argument("--summary", help="one sentence for the manifest and model card (default: architecture and data set)")
     p.set_defaults(func=_export_classifier)
 
     p = sub.add_parser(
