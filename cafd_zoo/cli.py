@@ -104,6 +104,27 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(args.model, args.n, args.figure, args.pgd_steps, args.cafa_steps, args.batch_size)
 
 
+def _predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data.cifar10 import CLASSES as CIFAR10_CLASSES
+    from .data.svhn import CLASSES as SVHN_CLASSES
+    from .hub import load
+    from .predict import predict, read_image
+
+    info = model_info(args.name)
+    if info["kind"] == "denoiser":
+        print(f"cafd predict: error: {args.name} is a denoiser; give a classifier or defended release", file=sys.stderr)
+        return 2
+    images = torch.stack([read_image(path, resize=args.resize) for path in args.images])
+    model = load(args.name)
+    classes = CIFAR10_CLASSES if info["dataset"] == "cifar10" else SVHN_CLASSES
+    for path, row in zip(args.images, predict(model, images, classes)):
+        parts = [f"{key}: {name} ({100 * conf:.1f}%)" for key, (name, conf) in row.items()]  # type: ignore[misc]
+        print(f"{path}: " + ", ".join(parts))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cafd", description="CAFD zoo: adversarial-noise removal in class activation feature space."
@@ -132,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cafa-steps", type=int, default=20, help="CAFA steps (default 20; the official preset uses 100)")
     p.add_argument("--batch-size", type=int, default=100, help="images per batch (default 100)")
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser(
+        "predict", help="classify image files with a release, with and without its defense",
+        description="Classify image files (PNG, JPEG, ...) with a classifier or defended release and print the class "
+        "and confidence of the bare classifier and, for a defended release, of the defended model. Images must be "
+        "32x32 unless --resize is given.",
+    )
+    p.add_argument("name", help="a classifier or defended release, as `cafd list` prints it")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--resize", action="store_true", help="resize other sizes to 32x32 instead of refusing them")
+    p.set_defaults(func=_predict)
 
     p = sub.add_parser("list", help="list the releases of the weights manifest",
                        description="List the releases of the weights manifest with their kind, dataset and status "
