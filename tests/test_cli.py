@@ -69,7 +69,8 @@ def test_download_verifies_into_the_cache(tmp_path, monkeypatch, capsys):
     assert out.count("(size and sha256 verified)") == 2
 
 
-@pytest.mark.parametrize("argv", [["list", "--help"], ["info", "--help"], ["download", "--help"], ["demo", "--help"], ["predict", "--help"],
+@pytest.mark.parametrize("argv", [["list", "--help"], ["info", "--help"], ["download", "--help"],
+                                  ["demo", "--help"], ["predict", "--help"],
                                   ["mirror", "--help"], ["mirror", "serve", "--help"]])
 def test_every_subcommand_help_works(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
