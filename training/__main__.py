@@ -123,6 +123,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .report import table1
+
+    text = table1(args.results, threat=args.threat, attacks=args.attacks.split(",") if args.attacks else None)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text, end="")
+    return 0
+
+
 def _add_denoiser_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options train-denoiser and finetune-denoiser share."""
     p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
@@ -237,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip the (attack, threat, shard) cells --out already holds")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("report", help="render evaluation results as a Markdown table like the paper's Table 1",
+                       description="Rows: the releases in the results file; columns: attacks; cells: error rate (%%) "
+                       "under one threat model, with the clean error beside.")
+    p.add_argument("results", help="a results file written by `evaluate`")
+    p.add_argument("--threat", default="oblivious", help="threat model of the table (default oblivious, as Table 1)")
+    p.add_argument("--attacks", help="comma-separated column order (default: every attack found)")
+    p.add_argument("--out", help="also write the table to this file")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser(
         "finetune-denoiser", help="adapt a released (or earlier) denoiser to another classifier or data set",

@@ -105,6 +105,13 @@ def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
 
 
 def format_summary(rows: list[dict[str, Any]], release: str) -> str:
+    """The summary table, then the sanity checks."""
+    from .eval_sanity import format_checks, sanity_checks
+
+    return _table(rows, release) + "\n\nsanity checks:\n" + format_checks(sanity_checks(rows))
+
+
+def _table(rows: list[dict[str, Any]], release: str) -> str:
     lines = [f"{release}: error rates (L-inf, first n test images)", "",
              f"{'attack':<12}{'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
     for r in rows:

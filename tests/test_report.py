@@ -1,0 +1,42 @@
+"""The Table 1 renderer and the sanity checks, on a small hand-written results file."""
+from __future__ import annotations
+
+import json
+
+from training.__main__ import main as training_main
+from training.eval_sanity import sanity_checks
+from training.evaluate import summarize
+
+
+def cell(release, attack, threat, shard, errors, clean_errors, n=10):
+    return {"time": 0, "release": release, "attack": attack, "params": {}, "threat_model": threat, "shard": shard,
+            "first_index": shard * n, "n": n, "errors": errors, "clean_errors": clean_errors, "error_rate": errors / n,
+            "clean_error": clean_errors / n, "seed": 0, "precision": "fp32", "seconds": 1.0, "code_commit": None}
+
+
+def write(path, cells):
+    path.write_text("".join(json.dumps(c) + "\n" for c in cells))
+
+
+def test_table1_layout(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    write(results, [cell("cafd_vgg19", "pgd_n", "oblivious", 0, 1, 0), cell("cafd_vgg19", "pgd_n", "oblivious", 1, 2, 1),
+                    cell("cafd_vgg19", "cafa", "oblivious", 0, 3, 0), cell("cafd_vgg19", "cafa", "oblivious", 1, 1, 1),
+                    cell("jpeg_vgg19", "pgd_n", "oblivious", 0, 5, 1), cell("jpeg_vgg19", "pgd_n", "oblivious", 1, 5, 1),
+                    cell("jpeg_vgg19", "pgd_n", "whitebox", 0, 10, 1)])
+    assert training_main(["report", str(results), "--attacks", "pgd_n,cafa", "--out", str(tmp_path / "t.md")]) == 0
+    expected = ("Error rate (%) under the oblivious threat model, L-inf eps 8/255, first n = 20 test images\n\n"
+                "| defense | clean | pgd_n | cafa |\n|---|---:|---:|---:|\n"
+                "| cafd_vgg19 | 5.0 | 15.0 | 20.0 |\n| jpeg_vgg19 | 10.0 | 50.0 | - |\n")
+    assert (tmp_path / "t.md").read_text() == expected
+    assert capsys.readouterr().out == expected
+
+
+def test_sanity_checks_flag_an_evaluation_that_contradicts_itself(tmp_path):
+    results = tmp_path / "r.jsonl"
+    write(results, [cell("m", "pgd_n", "oblivious", 0, 6, 1), cell("m", "pgd_n", "whitebox", 0, 4, 1),
+                    cell("m", "cafa", "oblivious", 0, 0, 2)])
+    checks = {c["check"]: c["passed"] for c in sanity_checks(summarize(results, "m"))}
+    assert checks["pgd_n: full white-box error >= oblivious error (else the end-to-end attack is too weak)"] is False
+    assert checks["cafa/oblivious: attack error >= clean error"] is False
+    assert checks["pgd_n/oblivious: attack error >= clean error"] is True
