@@ -63,3 +63,10 @@ def test_attack_definitions():
     assert build_attack("cafa").params["steps"] == 100 and build_attack("pgd_n").params["steps"] == 20
     with pytest.raises(ValueError, match="unknown attack"):
         build_attack("fgsm")
+
+
+def test_autoattack_and_square_are_the_authors_package_with_recorded_settings():
+    # (running them is tested in test_attack_libraries.py: AutoAttack standard through a DefendedClassifier)
+    aa, square = build_attack("autoattack", eps=4 / 255, seed=3), build_attack("square")
+    assert aa.params == {"version": "standard", "norm": "Linf", "eps": 4 / 255, "seed": 3, "package": "pyautoattack"}
+    assert square.params["queries"] == 5000 and "gradient masking" in square.params["package"]

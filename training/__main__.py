@@ -117,7 +117,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         raise ValueError("give --data DIR (the test split) or --embedded (the first 1,000 CIFAR-10 test images)")
     rows = evaluate(model, release, data, args.out, attacks=args.attacks.split(","), threats=threats, n=args.n,
-                    shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed,
+                    shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed, eps=args.eps / 255,
                     precision=args.precision, resume=args.resume)
     print(format_summary(rows, release))
     return 0
@@ -233,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier-config", help="the YAML config of that classifier")
     p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
     p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
-    p.add_argument("--attacks", default="pgd_n,cafa", help="comma-separated: pgd_n, pgd_t, cafa, autoattack (default pgd_n,cafa)")
+    p.add_argument("--attacks", default="pgd_n,cafa",
+                   help="comma-separated: pgd_n, pgd_t, cafa, autoattack, square (default pgd_n,cafa)")
+    p.add_argument("--eps", type=float, default=8.0, help="L-inf budget in units of 1/255 (default 8)")
     p.add_argument("--threat", default="oblivious,whitebox", help="comma-separated: bare, oblivious, bpda, whitebox")
     p.add_argument("--n", type=int, default=1000, help="evaluate on the first N test images (default 1000)")
     p.add_argument("--data", help="data folder with the test split")

@@ -29,18 +29,23 @@ def official_targets(labels: torch.Tensor) -> torch.Tensor:
     return torch.where(labels == 3, torch.ones_like(labels), torch.full_like(labels, 3))
 
 
-def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, eps: float, seed: int) -> torch.Tensor:
+def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, seed: int,
+                attacks: list[str] | None = None) -> torch.Tensor:
+    """The authors' AutoAttack: ``version="standard"``, or ``custom`` with ``attacks`` (e.g. ["square"])."""
     try:
         from pyautoattack import AutoAttack
     except ImportError as exc:
         raise RuntimeError("AutoAttack needs the authors' package: pip install 'cafd-zoo[eval]' (pyautoattack)") from exc
-    attack = AutoAttack(model, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
+    if attacks is None:
+        attack = AutoAttack(model, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
+    else:
+        attack = AutoAttack(model, eps=eps, norm="Linf", version="custom", attacks=attacks, seed=seed, device=x.device)
     x_adv, _ = attack.run_standard_evaluation(x, y, batch_size=len(x))
     return x_adv
 
 
 def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0) -> Attack:
-    """``pgd_n``, ``pgd_t``, ``cafa`` or ``autoattack`` at L-inf ``eps`` (``steps`` overrides the default)."""
+    """One of :data:`ATTACKS` at L-inf ``eps`` (``steps`` overrides PGD's and CAFA's default)."""
     if name == "pgd_n":
         params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True}
         return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255, generator=g))
@@ -54,5 +59,12 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
         return Attack(name, params, lambda m, x, y, g: cafa(m, x, eps=eps, steps=params["steps"], generator=g))
     if name == "autoattack":
         params = {"version": "standard", "norm": "Linf", "eps": eps, "seed": seed, "package": "pyautoattack"}
-        return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, g, eps, seed))
-    raise ValueError(f"unknown attack {name!r}; available: pgd_n, pgd_t, cafa, autoattack")
+        return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed))
+    if name == "square":
+        params = {"norm": "Linf", "eps": eps, "queries": 5000, "p_init": 0.8, "seed": seed,
+                  "package": "pyautoattack (gradient-free: a check for gradient masking)"}
+        return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed, attacks=["square"]))
+    raise ValueError(f"unknown attack {name!r}; available: {', '.join(ATTACKS)}")
+
+
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "autoattack", "square")
