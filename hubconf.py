@@ -13,6 +13,7 @@ from cafd_zoo.hubconf_docs import document as _document
 dependencies = ["torch", "torchvision", "safetensors", "huggingface_hub", "timm", "jsonschema"]
 
 
+
 @_document
 def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
     """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for fine-tuning."""
@@ -22,6 +23,11 @@ def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
 def cafd_denoiser_svhn(pretrained: bool = True, **kwargs):
     """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on SVHN (cropped digits); for fine-tuning."""
     return _load("cafd_denoiser_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def cafd_resnet20_cifar10(pretrained: bool = True, **kwargs):
+    """The compact embedded release: a slim CAFD DUNET (width 16) trained in the class activation feature space of a CIFAR ResNet-20, in front of that ResNet-20; small enough to ship inside the package."""
+    return _load("cafd_resnet20_cifar10", pretrained=pretrained, **kwargs)
 
 @_document
 def cafd_resnet50_cifar10(pretrained: bool = True, **kwargs):
@@ -52,6 +58,11 @@ def cafd_wrn28_20_cifar10(pretrained: bool = True, **kwargs):
 def cafd_wrn28_20_svhn(pretrained: bool = True, **kwargs):
     """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 SVHN (cropped digits) classifier."""
     return _load("cafd_wrn28_20_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def resnet20_cifar10(pretrained: bool = True, **kwargs):
+    """The compact CIFAR-10 ResNet-20 (0.27M parameters, stored in fp16) that ships inside the package: the classifier of the compact release."""
+    return _load("resnet20_cifar10", pretrained=pretrained, **kwargs)
 
 @_document
 def resnet50_cifar10(pretrained: bool = True, **kwargs):
