@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
+from .checkpoint import load_checkpoint, restore_training_state
 from .distributed import World
 from .metrics_log import MetricsLog
 from .progress import progress
@@ -21,6 +23,27 @@ class Counters:
     epoch: int = 0
     step: int = 0
     done_in_epoch: int = 0
+
+
+def start_or_resume(
+    checkpoint_path: Path, resume: bool, identity: dict[str, Any], components: Mapping[str, Any]
+) -> tuple[Counters, float]:
+    """Where a run starts: fresh (refusing to overwrite a checkpoint) or, with ``resume``, from the
+    checkpoint, after checking it was written by a run with the same ``identity`` (config, inputs).
+    Returns the counters and the wall seconds already spent."""
+    if not resume:
+        if checkpoint_path.exists():
+            raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+        return Counters(), 0.0
+    state = load_checkpoint(checkpoint_path)
+    if state is None:
+        raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
+    saved = {key: state["extras"].get(key) for key in identity}
+    if saved != identity:
+        changed = sorted(k for k in identity if saved[k] != identity[k])
+        raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; use a new --out folder")
+    restore_training_state(state, components)
+    return Counters(state["epoch"], state["step"], state["samples_in_epoch"]), state["extras"].get("wall_seconds", 0.0)
 
 
 def run_epochs(

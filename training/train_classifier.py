@@ -23,10 +23,10 @@ from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
 from .code_version import code_commit
-from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .checkpoint import save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
 from .distributed import init_world
-from .epoch_loop import Counters, run_epochs
+from .epoch_loop import run_epochs, start_or_resume
 from .metrics_log import MetricsLog
 from .resumable_order import ResumableSampler
 
@@ -109,19 +109,9 @@ def train_classifier(
     steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
 
-    counters, wall_before = Counters(), 0.0
     checkpoint_path = out / CHECKPOINT
-    if resume:
-        state = load_checkpoint(checkpoint_path)
-        if state is None:
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
-        if state["extras"].get("config") != config_dict(config):
-            raise ValueError(f"--resume: {checkpoint_path} was written with another config; use a new --out folder")
-        restore_training_state(state, {"model": model, "optimizer": optimizer})
-        counters = Counters(state["epoch"], state["step"], state["samples_in_epoch"])
-        wall_before = state["extras"].get("wall_seconds", 0.0)
-    elif checkpoint_path.exists():
-        raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+    counters, wall_before = start_or_resume(checkpoint_path, resume, {"config": config_dict(config)},
+                                            {"model": model, "optimizer": optimizer})
     net = DistributedDataParallel(model) if world.size > 1 else model
     log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
     started = time.perf_counter()

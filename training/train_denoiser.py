@@ -36,14 +36,14 @@ from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
 
-from .checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .checkpoint import save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
 from .denoiser_config import DenoiserConfig
 from .denoiser_init import load_initial_denoiser
 from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
 from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from .distributed import World, init_world
-from .epoch_loop import Counters, run_epochs
+from .epoch_loop import run_epochs, start_or_resume
 from .metrics_log import MetricsLog
 from .purification_eval import attacked_probe_set, evaluate_purification
 from .resumable_order import ResumableSampler
@@ -166,22 +166,8 @@ def train_denoiser(
     run_identity = {"config": config_dict(config), "classifier_sha256": classifier_sha256, "pairs": len(pairs),
                     "initial_denoiser": init_provenance}
 
-    counters, wall_before = Counters(), 0.0
     checkpoint_path = out / CHECKPOINT
-    if resume:
-        state = load_checkpoint(checkpoint_path)
-        if state is None:
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
-        saved = {key: state["extras"].get(key) for key in run_identity}
-        if saved != run_identity:
-            changed = sorted(k for k in run_identity if saved[k] != run_identity[k])
-            raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; "
-                             "use a new --out folder")
-        restore_training_state(state, components)
-        counters = Counters(state["epoch"], state["step"], state["samples_in_epoch"])
-        wall_before = state["extras"].get("wall_seconds", 0.0)
-    elif checkpoint_path.exists():
-        raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+    counters, wall_before = start_or_resume(checkpoint_path, resume, run_identity, components)
     net_c = DistributedDataParallel(denoiser) if world.size > 1 else denoiser
     net_d = DistributedDataParallel(discriminator) if world.size > 1 else discriminator
     log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
