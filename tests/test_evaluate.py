@@ -70,3 +70,22 @@ def test_autoattack_and_square_are_the_authors_package_with_recorded_settings():
     aa, square = build_attack("autoattack", eps=4 / 255, seed=3), build_attack("square")
     assert aa.params == {"version": "standard", "norm": "Linf", "eps": 4 / 255, "seed": 3, "package": "pyautoattack"}
     assert square.params["queries"] == 5000 and "gradient masking" in square.params["package"]
+
+
+def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
+    import training.evaluate as evaluate_module
+
+    calls = []
+
+    def counting(name, **kwargs):
+        attack = build_attack(name, **kwargs)
+        return attack.__class__(attack.name, attack.params, lambda m, x, y, g: calls.append(type(m).__name__) or attack.run(m, x, y, g))
+
+    monkeypatch.setattr(evaluate_module, "build_attack", counting)
+    out = tmp_path / "results.jsonl"
+    assert training_main(["evaluate", "--model", NAME, "--embedded", "--n", "4", "--batch-size", "4", "--attacks", "pgd_n",
+                          "--threat", "bare,oblivious,whitebox", "--steps", "1", "--precision", "fp32", "--out", str(out)]) == 0
+    assert calls == ["CifarResNet", "DefendedClassifier"]  # bare+oblivious crafted once, whitebox once
+    records = {r["threat_model"]: r for r in read_metrics(out)}
+    assert records["bare"]["crafted_for"] == records["oblivious"]["crafted_for"] == ["bare", "oblivious"]
+    assert records["whitebox"]["crafted_for"] == ["whitebox"]

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from cafd_zoo.errors import ZooError
 
+from .classifier_source import classifier_weights
 from .publish import publish
 
 
@@ -36,7 +37,7 @@ def _craft_cafa(args: argparse.Namespace) -> int:
     from .config import load_config
     from .craft_cafa import craft_cafa
 
-    result = craft_cafa(args.classifier_run + "/model.safetensors", load_config(args.classifier_config), args.data, args.out,
+    result = craft_cafa(classifier_weights(args.classifier_run), load_config(args.classifier_config), args.data, args.out,
                         preset=args.preset, steps=args.steps, shard_size=args.shard_size, batch_size=args.batch_size,
                         limit=args.limit, seed=args.seed, precision=args.precision, device=args.device)
     if result["stopped"]:
@@ -57,13 +58,31 @@ def _export_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_defended(args: argparse.Namespace) -> int:
+    import json
+
+    from .export_defended import export_defended
+
+    known = json.loads(Path(args.manifest).read_text())["releases"].get(args.release, {})
+    release = export_defended(
+        args.run, args.config, args.classifier, classifier_weights(args.classifier_run), args.release, args.manifest,
+        args.out, results=args.results, data_flag="--embedded" if args.embedded else "--data DIR", repo_id=args.repo_id,
+        dtype=args.dtype, summary=args.summary or known.get("summary"), machine=args.machine, commands=args.command,
+        deviations=known.get("deviations"), weights_id=args.weights_id or known.get("components", {}).get("denoiser"),
+        code_commit=args.code_commit)
+    print(f"{args.release}: {release['status']}, {len(release['metrics'])} metrics, recorded in {args.manifest}")
+    for m in release["metrics"]:
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+    return 0
+
+
 def _train_denoiser(args: argparse.Namespace) -> int:
     from .config import load_config
     from .denoiser_config import load_denoiser_config
     from .train_denoiser import train_denoiser
 
     result = train_denoiser(load_denoiser_config(args.config), args.out, args.data,
-                            args.classifier_run + "/model.safetensors", load_config(args.classifier_config),
+                            classifier_weights(args.classifier_run), load_config(args.classifier_config),
                             cafa_dir=args.cafa_dir, resume=args.resume, device=args.device,
                             init_denoiser=getattr(args, "init", None))
     if "stopped_at_step" in result:
@@ -98,7 +117,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not (args.classifier_run and args.classifier_config):
             raise ValueError("give --model NAME, or --classifier-run and --classifier-config (plus --denoiser FILE)")
         config = load_config(args.classifier_config)
-        classifier = load_trained_classifier(args.classifier_run + "/model.safetensors", config, device)
+        classifier = load_trained_classifier(classifier_weights(args.classifier_run), config, device)
         dataset = config.dataset
         if args.denoiser:
             state, arguments, _ = load_initial_denoiser(args.denoiser)
@@ -136,7 +155,7 @@ def _report(args: argparse.Namespace) -> int:
 def _add_denoiser_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options train-denoiser and finetune-denoiser share."""
     p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
-    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors), or a zoo classifier release such as resnet20_cifar10")
     p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
     p.add_argument("--cafa-dir", help="the craft-cafa shard folder (for configs with adversarial_source: offline)")
     p.add_argument("--data", required=True, help="data folder of the classifier's data set")
@@ -194,12 +213,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_export_classifier)
 
     p = sub.add_parser(
+        "export-defended", help="turn a finished train-denoiser run plus a released classifier into a defended release",
+        description="Write the run's denoiser as a release file (a Hub repository folder with --repo-id, else a package "
+        "file) and a defended release that references the released classifier, after checking that the classifier "
+        "the run was trained against holds exactly that release's weights. With --results (evaluate's JSON lines "
+        "for this release), every (attack, threat model) row and the clean errors become the release's metrics, each "
+        "with the command that reproduces it. Summary and deviations already in the manifest are kept.",
+    )
+    p.add_argument("--run", required=True, help="the train-denoiser --out folder (denoiser.safetensors, result.json)")
+    p.add_argument("--config", required=True, help="the denoiser YAML config the run was trained with")
+    p.add_argument("--classifier", required=True, help="the classifier release to put behind the denoiser, e.g. resnet20_cifar10")
+    p.add_argument("--classifier-run", required=True, help="what the run's --classifier-run was (folder or release name)")
+    p.add_argument("--release", required=True, help="the defended release's name, e.g. cafd_resnet20_cifar10")
+    p.add_argument("--results", help="evaluate's results file for --release (becomes the metrics)")
+    p.add_argument("--embedded", action="store_true", help="the results were computed with evaluate --embedded")
+    p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
+    p.add_argument("--out", default="cafd_zoo/release", help="output folder (default: cafd_zoo/release, the package)")
+    p.add_argument("--repo-id", help="Hugging Face repository (org/name); without it the file ships in the package")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
+    p.add_argument("--weights-id", help="the denoiser file's manifest key (default: the release's, else dunet<width>_<name>)")
+    p.add_argument("--machine", help="the machine the evaluation ran on, for the record")
+    p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
+    p.add_argument("--command", action="append", help="a command of the recipe, in order (repeat); recorded as provenance")
+    p.add_argument("--summary", help="one sentence for the manifest and model card (default: the manifest's)")
+    p.set_defaults(func=_export_defended)
+
+    p = sub.add_parser(
         "craft-cafa", help="craft the offline CAFA copy of a training set, in resumable shards",
         description="Run CAFA (paper Algorithm 1) against a trained classifier on every training image, as the "
         "official code does before denoiser training, and store the results as uint8 shards with their provenance "
         "(classifier sha256, preset, seed). Running the same command again continues after the last whole shard.",
     )
-    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors)")
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors), or a zoo classifier release such as resnet20_cifar10")
     p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
     p.add_argument("--data", required=True, help="data folder of the classifier's data set")
     p.add_argument("--out", required=True, help="folder for the shards")
@@ -229,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.",
     )
     p.add_argument("--model", help="a defended zoo release")
-    p.add_argument("--classifier-run", help="a train-classifier --out folder, instead of --model")
+    p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
     p.add_argument("--classifier-config", help="the YAML config of that classifier")
     p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
     p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")

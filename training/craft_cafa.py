@@ -22,7 +22,7 @@ from cafd_zoo.precision import autocast, resolve_precision
 
 from .cafa_shards import shard_path, to_uint8, write_provenance, write_shard
 from .config import ClassifierConfig, config_dict
-from .distributed import init_world
+from .distributed import World, joined_world
 from .metrics_log import MetricsLog
 from .progress import progress
 from .stop_signal import StopOnSignal
@@ -55,7 +55,14 @@ def craft_cafa(
     """Craft CAFA examples for the training split (the first ``limit`` images, or all) into ``out_dir``.
     ``check_md5`` defaults to the classifier config's setting."""
     check_md5 = classifier_config.check_md5 if check_md5 is None else check_md5
-    world = init_world(device)
+    with joined_world(device) as world:
+        return _craft(world, classifier_weights, classifier_config, data_root, Path(out_dir), preset, steps,
+                      shard_size, batch_size, limit, seed, precision, check_md5)
+
+
+def _craft(world: World, classifier_weights: str | Path, classifier_config: ClassifierConfig, data_root: str | Path,
+           out: Path, preset: str, steps: int | None, shard_size: int, batch_size: int, limit: int | None, seed: int,
+           precision: str, check_md5: bool) -> dict[str, Any]:
     prec = resolve_precision(precision, world.device)  # type: ignore[arg-type]
     train = load_dataset(classifier_config.dataset, data_root, "train", check_md5=check_md5)
     if limit:
@@ -68,7 +75,6 @@ def craft_cafa(
         "classifier_config": config_dict(classifier_config), "preset": preset,
         "cafa": dataclasses.asdict(cafa_config), "seed": seed, "storage": "uint8 (x_adv rounded to 8 bits)",
     }
-    out = Path(out_dir)
     if world.is_main:
         write_provenance(out, provenance)
     world.barrier()
@@ -101,6 +107,4 @@ def craft_cafa(
                     images_per_s=round(len(indices) / (time.perf_counter() - start), 1))
     bar.close()
     log.close()
-    world.barrier()
-    world.close()
     return {"stopped": False, "crafted_shards": crafted, "num_shards": num_shards}

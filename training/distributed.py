@@ -1,8 +1,11 @@
 """One code path for one process and for ``torchrun --nproc_per_node=N`` (gloo on CPU, nccl on GPU)."""
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -30,8 +33,15 @@ class World:
             for buffer in model.buffers():
                 dist.broadcast(buffer, src=0)
 
-    def close(self) -> None:
+    def close(self, *, wait_for_others: bool = True) -> None:
+        """Leave the process group. Ranks first wait for each other, so none tears gloo down while another
+        still talks to it, and DistributedDataParallel wrappers are collected while the group exists (a
+        wrapper freed after it, at interpreter exit, can abort the process: "terminate called without an
+        active exception")."""
         if self.size > 1 and dist.is_initialized():
+            gc.collect()
+            if wait_for_others:
+                dist.barrier()
             dist.destroy_process_group()
 
 
@@ -48,3 +58,17 @@ def init_world(device: str | None = None) -> World:
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=size)
     return World(rank, size, dev)
+
+
+@contextmanager
+def joined_world(device: str | None = None) -> Iterator[World]:
+    """``init_world`` for the length of a ``with`` block, then ``close``. Keep the models and their
+    DistributedDataParallel wrappers in a function called inside the block, so they are gone when
+    the group is destroyed. After an error the ranks do not wait for each other (one may be dead)."""
+    world = init_world(device)
+    try:
+        yield world
+    except BaseException:
+        world.close(wait_for_others=False)
+        raise
+    world.close()

@@ -29,6 +29,22 @@ def done_cells(results: Path, release: str) -> set[tuple[str, str, int]]:
     return {(r["attack"], r["threat_model"], r["shard"]) for r in read_metrics(results) if r.get("release") == release}
 
 
+def threats_by_target(threats: Iterable[str], model: DefendedClassifier) -> list[tuple[torch.nn.Module, list[str]]]:
+    """Threat models grouped by the model the attack runs on, in the order given: ``bare`` and
+    ``oblivious`` both attack the bare classifier, so their adversarial examples are crafted once and
+    judged twice (the seeds are the same, so the examples would be identical anyway)."""
+    groups: list[tuple[torch.nn.Module, list[str]]] = []
+    for threat in threats:
+        target = attack_target(threat, model)
+        for known, group in groups:
+            if known is target:
+                group.append(threat)
+                break
+        else:
+            groups.append((target, [threat]))
+    return groups
+
+
 def evaluate(
     model: DefendedClassifier,
     release: str,
@@ -59,15 +75,17 @@ def evaluate(
     with MetricsLog(results) as log:
         for attack_name in attacks:
             attack = build_attack(attack_name, eps=eps, steps=steps, seed=seed)
-            for threat in threats:
-                target, judged = attack_target(threat, model), judged_model(threat, model)
-                bar = progress(n, f"{attack_name} / {threat}")
+            for target, group in threats_by_target(threats, model):
+                judges = {threat: judged_model(threat, model) for threat in group}
+                bar = progress(n, f"{attack_name} / {'+'.join(group)}")
                 for shard, start in enumerate(range(0, n, shard_size)):
                     size = min(shard_size, n - start)
-                    if (attack_name, threat, shard) in finished:
+                    todo = [threat for threat in group if (attack_name, threat, shard) not in finished]
+                    if not todo:
                         bar.update(size)
                         continue
-                    tick, wrong, clean_wrong = time.perf_counter(), 0, 0
+                    tick = time.perf_counter()
+                    wrong, clean_wrong = dict.fromkeys(todo, 0), dict.fromkeys(todo, 0)
                     for b, first in enumerate(range(start, start + size, batch_size)):
                         x, y = sample.batch(slice(first, min(first + batch_size, start + size)))
                         x, y = x.to(device), y.to(device)
@@ -75,13 +93,16 @@ def evaluate(
                         with autocast(prec, device):  # type: ignore[arg-type]
                             x_adv = attack.run(target, x, y, generator)
                             with torch.no_grad():
-                                wrong += int((judged(x_adv).argmax(1) != y).sum())
-                                clean_wrong += int((judged(x).argmax(1) != y).sum())
+                                for threat in todo:
+                                    wrong[threat] += int((judges[threat](x_adv).argmax(1) != y).sum())
+                                    clean_wrong[threat] += int((judges[threat](x).argmax(1) != y).sum())
                         bar.update(len(y))
-                    log.log(release=release, attack=attack_name, params=attack.params, threat_model=threat, shard=shard,
-                            first_index=start, n=size, errors=wrong, clean_errors=clean_wrong,
-                            error_rate=wrong / size, clean_error=clean_wrong / size, seed=seed, precision=prec,
-                            seconds=round(time.perf_counter() - tick, 2), code_commit=commit)
+                    seconds = round(time.perf_counter() - tick, 2)
+                    for threat in todo:
+                        log.log(release=release, attack=attack_name, params=attack.params, threat_model=threat, shard=shard,
+                                first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
+                                error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
+                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit)
                 bar.close()
     return summarize(results, release)
 

@@ -63,8 +63,12 @@ def export_release(
     manifest_path: str | Path,
     *,
     dtype: str = "float32",
+    existing: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write every component and update the manifest; returns the release's manifest entry.
+
+    ``existing`` maps roles to weight files the manifest already lists (a defended release that
+    reuses a released classifier): they are referenced, not written again.
 
     Hub components go to ``out_dir/<repo_id>/`` (a Hub repository's working tree: weights,
     ``config.json``, ``README.md``), ready for :func:`training.publish.publish`; package components
@@ -91,7 +95,7 @@ def export_release(
             folders[c.weights_id] = folder
     release: dict[str, Any] = {
         "status": "unpublished" if folders else "embedded", "kind": spec.kind, "summary": spec.summary,
-        "dataset": spec.dataset, "num_classes": spec.num_classes, "components": {c.role: c.weights_id for c in components},
+        "dataset": spec.dataset, "num_classes": spec.num_classes, "components": {c.role: c.weights_id for c in components} | (existing or {}),
         "input": spec.input, "metrics": spec.metrics, "training": spec.training, "deviations": spec.deviations,
         "license": spec.license, "paper": spec.paper,
     }
@@ -99,6 +103,9 @@ def export_release(
         release["wrapper"] = spec.wrapper
 
     def change(data: dict[str, Any]) -> None:
+        missing = sorted(set((existing or {}).values()) - set(data["weights"]))
+        if missing:
+            raise ValueError(f"{manifest_path} lists no weight file {', '.join(missing)}: export that release first")
         data["weights"].update(entries)
         data["releases"][name] = release
 

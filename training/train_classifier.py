@@ -25,7 +25,7 @@ from cafd_zoo.precision import autocast, resolve_precision
 from .code_version import code_commit
 from .checkpoint import save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
-from .distributed import init_world
+from .distributed import World, joined_world
 from .epoch_loop import run_epochs, start_or_resume
 from .metrics_log import MetricsLog
 from .resumable_order import ResumableSampler
@@ -89,8 +89,12 @@ def train_classifier(
     ``stop_after_steps`` stops as a kill would, right after that step's checkpoint (for tests).
     Returns the result (final test accuracy, steps, wall time).
     """
-    out = Path(out_dir)
-    world = init_world(device)
+    with joined_world(device) as world:
+        return _train_classifier(world, config, Path(out_dir), data_root, resume, stop_after_steps)
+
+
+def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_root: str | Path, resume: bool,
+                      stop_after_steps: int | None) -> dict[str, Any]:
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
     test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
@@ -150,7 +154,6 @@ def train_classifier(
                           checkpoint_every=config.checkpoint_every, begin_epoch=net.train, end_epoch=end_epoch,
                           stop_after_steps=stop_after_steps)
     if not finished:
-        world.close()
         return {"stopped_at_step": counters.step}
     step = counters.step
 
@@ -172,5 +175,4 @@ def train_classifier(
         if log is not None:
             log.log(step=step, final_test_accuracy=result["test_accuracy"])
             log.close()
-    world.close()
     return result

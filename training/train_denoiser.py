@@ -37,12 +37,13 @@ from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
 
 from .checkpoint import save_checkpoint, training_state
+from .code_version import code_commit
 from .config import ClassifierConfig, config_dict
 from .denoiser_config import DenoiserConfig
 from .denoiser_init import load_initial_denoiser
 from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
 from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
-from .distributed import World, init_world
+from .distributed import World, joined_world
 from .epoch_loop import run_epochs, start_or_resume
 from .metrics_log import MetricsLog
 from .purification_eval import attacked_probe_set, evaluate_purification
@@ -133,8 +134,14 @@ def train_denoiser(
     if classifier_config.dataset != config.dataset:
         raise ValueError(f"the classifier was trained on {classifier_config.dataset!r}, "
                          f"the denoiser config says {config.dataset!r}")
-    out = Path(out_dir)
-    world = init_world(device)
+    with joined_world(device) as world:
+        return _train_denoiser(world, config, Path(out_dir), data_root, classifier_weights, classifier_config,
+                               cafa_dir, resume, stop_after_steps, init_denoiser)
+
+
+def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: str | Path,
+                    classifier_weights: str | Path, classifier_config: ClassifierConfig, cafa_dir: str | Path | None,
+                    resume: bool, stop_after_steps: int | None, init_denoiser: str | None) -> dict[str, Any]:
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     classifier_sha256 = sha256_of(classifier_weights)
     pairs = _load_pairs(config, data_root, cafa_dir, classifier_sha256)
@@ -228,7 +235,6 @@ def train_denoiser(
                           checkpoint_every=config.checkpoint_every, begin_epoch=begin_epoch, end_epoch=end_epoch,
                           stop_after_steps=stop_after_steps)
     if not finished:
-        world.close()
         return {"stopped_at_step": counters.step}
     step = counters.step
 
@@ -242,7 +248,7 @@ def train_denoiser(
             "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
             "classifier_sha256": classifier_sha256, "training_pairs": len(pairs), "initial_denoiser": init_provenance,
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
-            "config": config_dict(config),
+            "code_commit": code_commit(), "config": config_dict(config),
         }
         weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
         metadata = {"architecture": "dunet", "architecture_args": json.dumps(denoiser_args(config)),
@@ -252,7 +258,6 @@ def train_denoiser(
         if log is not None:
             log.log(step=step, final_probe_accuracy=result["probe_accuracy"])
             log.close()
-    world.close()
     return result
 
 

@@ -1,0 +1,83 @@
+"""export-defended: a denoiser run trained against a released classifier becomes a defended release that
+loads through the manifest, carries evaluate's results as metrics, and refuses a classifier it was not trained on."""
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import cafd_zoo
+from cafd_zoo.manifest import load_manifest
+from cafd_zoo.models import DefendedClassifier, create_model
+from training.__main__ import main as training_main
+from training.metrics_log import read_metrics
+
+from .test_data import write_binary_cifar
+
+CLASSIFIER_YAML = "architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\nprecision: fp32\n"
+DENOISER_YAML = ("dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\ndiscriminator_width: 4\n"
+                 "adversarial_source: online\ncafa_steps: 1\neval_examples: 0\nprecision: fp32\ncheck_md5: false\n")
+
+
+@pytest.fixture
+def chain(tmp_path, monkeypatch):
+    """train-classifier -> export-classifier (package, fp16) -> train-denoiser against that release, by name."""
+    torch.set_num_threads(1)
+    write_binary_cifar(tmp_path / "data" / "cifar-10-batches-bin", n_per_batch=4)
+    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
+    (tmp_path / "den.yaml").write_text(DENOISER_YAML)
+    manifest, package = tmp_path / "m.json", tmp_path / "pkg"
+    monkeypatch.setenv("CAFD_MANIFEST", str(manifest))
+    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", package)
+    data = str(tmp_path / "data")
+    assert training_main(["train-classifier", "--config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "clf")]) == 0
+    assert training_main(["export-classifier", "--run", str(tmp_path / "clf"), "--config", str(tmp_path / "clf.yaml"),
+                          "--release", "tiny_r20", "--manifest", str(manifest), "--out", str(package), "--dtype", "float16"]) == 0
+    assert training_main(["train-denoiser", "--config", str(tmp_path / "den.yaml"), "--classifier-run", "tiny_r20",
+                          "--classifier-config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "den")]) == 0
+    export = ["export-defended", "--run", str(tmp_path / "den"), "--config", str(tmp_path / "den.yaml"), "--classifier",
+              "tiny_r20", "--release", "tiny_cafd", "--manifest", str(manifest), "--out", str(package), "--dtype", "float16"]
+    return tmp_path, export
+
+
+def test_the_release_loads_and_computes_what_was_trained(chain, capsys):
+    tmp_path, export = chain
+    assert training_main(export + ["--classifier-run", "tiny_r20"]) == 0
+    assert "tiny_cafd: embedded, 0 metrics" in capsys.readouterr().out
+    info = load_manifest(tmp_path / "m.json").info("tiny_cafd")
+    assert info["components"] == {"denoiser": "dunet4_tiny_cafd", "classifier": "tiny_r20"}
+    model = cafd_zoo.load("tiny_cafd")
+    assert isinstance(model, DefendedClassifier)
+    denoiser = create_model("dunet", width=4, decoder="official", bn_momentum=0.9)
+    trained = {k: v.half().float() if v.is_floating_point() else v for k, v in load_file(str(tmp_path / "den" / "denoiser.safetensors")).items()}
+    denoiser.load_state_dict(trained)
+    expected = DefendedClassifier(denoiser, cafd_zoo.load("tiny_r20")).eval()
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), expected(x))
+
+
+def test_evaluate_results_become_metrics_with_their_commands(chain, capsys):
+    tmp_path, export = chain
+    assert training_main(export + ["--classifier-run", "tiny_r20"]) == 0
+    results = tmp_path / "results.jsonl"
+    assert training_main(["evaluate", "--model", "tiny_cafd", "--embedded", "--n", "4", "--batch-size", "4", "--attacks", "pgd_n",
+                          "--threat", "bare,oblivious", "--steps", "1", "--precision", "fp32", "--out", str(results)]) == 0
+    assert training_main(export + ["--classifier-run", "tiny_r20", "--results", str(results), "--embedded"]) == 0
+    metrics = {(m["threat_model"], m["target"], m["attack"]): m for m in load_manifest(tmp_path / "m.json").info("tiny_cafd")["metrics"]}
+    assert set(metrics) == {("clean", "classifier", "none"), ("clean", "defended", "none"),
+                            ("whitebox", "classifier", "pgd_n"), ("oblivious", "defended", "pgd_n")}
+    rows = [r for r in read_metrics(results) if r["threat_model"] == "oblivious"]
+    assert metrics[("oblivious", "defended", "pgd_n")]["error_rate"] == rows[0]["error_rate"]
+    assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith("python -m training evaluate --model tiny_cafd --embedded --n 4")
+    assert metrics[("oblivious", "defended", "pgd_n")]["budget"]["steps"] == 1
+
+
+def test_refuses_a_classifier_the_denoiser_was_not_trained_against(chain, capsys):
+    tmp_path, export = chain
+    other = tmp_path / "other"
+    other.mkdir()
+    torch.manual_seed(123)
+    save_file(create_model("resnet20").state_dict(), str(other / "model.safetensors"))
+    assert training_main(export + ["--classifier-run", str(other)]) == 1
+    assert "trained against another classifier" in capsys.readouterr().err

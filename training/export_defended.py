@@ -1,0 +1,125 @@
+"""export-defended: a finished train-denoiser run in front of a released classifier becomes a defended release.
+
+The denoiser file is written (package file or Hub folder); the classifier is referenced by its
+existing manifest entry, after checking that it holds exactly the weights the denoiser was trained
+against. Metrics come from ``python -m training evaluate`` results on the exported release itself,
+so each number in the manifest is one a user reproduces with the command recorded beside it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from cafd_zoo.hub import download, model_info
+from cafd_zoo.integrity import sha256_of
+from cafd_zoo.models import create_model
+
+from .denoiser_config import load_denoiser_config
+from .evaluate import summarize
+from .config import config_dict
+from .export import Component, ReleaseSpec, export_release
+from .train_denoiser import WEIGHTS, denoiser_args
+
+THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
+    "bare": ("whitebox", "classifier"),
+    "oblivious": ("oblivious", "defended"),
+    "bpda": ("bpda", "defended"),
+    "whitebox": ("whitebox", "defended"),
+    "graybox": ("graybox", "defended"),
+}
+
+
+def same_classifier(trained_against: Path, release: str) -> bool:
+    """Whether the classifier file a run used and the release's file hold the same fp32 values."""
+    used = load_file(str(trained_against))
+    released = load_file(str(download(release)["classifier"]))
+    return used.keys() == released.keys() and all(
+        torch.equal(used[k].float() if used[k].is_floating_point() else used[k],
+                    released[k].float() if released[k].is_floating_point() else released[k]) for k in used)
+
+
+def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
+    """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
+    the clean error of the bare classifier and of the defended model. Each carries its command."""
+    rows = summarize(results, release)
+    if not rows:
+        raise ValueError(f"{results} holds no results for {release!r}: run `python -m training evaluate --model {release} ...` first")
+    cells = [json.loads(line) for line in Path(results).read_text().splitlines() if line.strip()]
+    seed = {r["seed"] for r in cells if r.get("release") == release}
+    commits = sorted({r.get("code_commit") for r in cells if r.get("release") == release} - {None})
+    extra = {"machine": machine} if machine else {}
+    if len(commits) == 1:
+        extra["code_commit"] = commits[0]
+    metrics, clean = [], {}
+    for row in rows:
+        threat, target = THREATS[row["threat_model"]]
+        steps = row["params"].get("steps")
+        command = (f"python -m training evaluate --model {release} {data_flag} --n {row['n']} --attacks {row['attack']} "
+                   f"--threat {row['threat_model']} --seed {min(seed)}" + (f" --steps {steps}" if steps else "")
+                   + f" --eps {round(row['params'].get('eps', 8 / 255) * 255)} --out results.jsonl")
+        metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
+                        "n": row["n"], "seed": min(seed), "error_rate": round(row["error_rate"], 6), "command": command} | extra)
+        clean.setdefault(target, (row["n"], row["clean_error"], command))
+    for target, (n, error, command) in sorted(clean.items()):
+        metrics.insert(0, {"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n,
+                           "seed": min(seed), "error_rate": round(error, 6), "command": command} | extra)
+    return metrics
+
+
+def export_defended(
+    run_dir: str | Path,
+    config_path: str | Path,
+    classifier_release: str,
+    trained_against: str | Path,
+    release: str,
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    *,
+    results: str | Path | None = None,
+    data_flag: str = "--data DIR",
+    repo_id: str | None = None,
+    dtype: str = "float32",
+    summary: str | None = None,
+    machine: str | None = None,
+    commands: list[str] | None = None,
+    deviations: dict[str, list[str]] | None = None,
+    weights_id: str | None = None,
+    code_commit: str | None = None,
+) -> dict[str, Any]:
+    """Export ``run_dir/denoiser.safetensors`` with ``classifier_release`` as the defended ``release``.
+
+    ``trained_against`` is the classifier file the run used (``--classifier-run``'s weights): its sha256
+    must be the run's, and its values those of ``classifier_release``. ``results`` (evaluate's JSON
+    lines for ``release``) become the release's metrics.
+    """
+    run_dir = Path(run_dir)
+    config = load_denoiser_config(config_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    if result["config"] != json.loads(json.dumps(config_dict(config))):
+        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ")
+    if sha256_of(trained_against) != result["classifier_sha256"]:
+        raise ValueError(f"{run_dir} was trained against another classifier than {trained_against} (sha256 differs)")
+    if not same_classifier(Path(trained_against), classifier_release):
+        raise ValueError(f"{trained_against} and the release {classifier_release!r} hold different weights")
+    classifier_info = model_info(classifier_release)
+    arguments = denoiser_args(config)
+    denoiser = create_model("dunet", **arguments)
+    denoiser.load_state_dict(load_file(str(run_dir / WEIGHTS)), strict=True)
+    spec = ReleaseSpec(
+        kind="defended", dataset=config.dataset, num_classes=classifier_info["num_classes"],
+        summary=summary or f"A CAFD DUNET (width {config.denoiser_width}) in front of {classifier_release}.",
+        metrics=metrics_from_results(results, release, data_flag=data_flag, machine=machine) if results else [],
+        training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"), "seed": config.seed,
+                  "commands": commands or []},
+        deviations=deviations or {"from_paper": [], "from_official_code": []},
+        wrapper={"clamp": config.clamp, "input_size": [32, 32]},
+    )
+    weights_id = weights_id or f"dunet{config.denoiser_width}_{release.removeprefix('cafd_')}"
+    component = Component("denoiser", weights_id, "dunet", arguments, denoiser, repo_id=repo_id,
+                          filename="model.safetensors" if repo_id else f"{weights_id}.safetensors")
+    classifier_id = classifier_info["components"]["classifier"]
+    return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype, existing={"classifier": classifier_id})
