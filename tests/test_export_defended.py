@@ -71,6 +71,7 @@ def test_evaluate_results_become_metrics_with_their_commands(chain, capsys):
     assert metrics[("oblivious", "defended", "pgd_n")]["error_rate"] == rows[0]["error_rate"]
     assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith("python -m training evaluate --model tiny_cafd --embedded --n 4")
     assert metrics[("oblivious", "defended", "pgd_n")]["budget"]["steps"] == 1
+    assert "--steps 1 --precision fp32" in metrics[("oblivious", "defended", "pgd_n")]["command"]
 
 
 def test_refuses_a_classifier_the_denoiser_was_not_trained_against(chain, capsys):

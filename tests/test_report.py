@@ -40,3 +40,21 @@ def test_sanity_checks_flag_an_evaluation_that_contradicts_itself(tmp_path):
     assert checks["pgd_n: full white-box error >= oblivious error (else the end-to-end attack is too weak)"] is False
     assert checks["cafa/oblivious: attack error >= clean error"] is False
     assert checks["pgd_n/oblivious: attack error >= clean error"] is True
+
+
+def test_threat_table_puts_each_threat_model_in_a_column(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    cells = [cell("m", "pgd_n", "bare", 0, 10, 1), cell("m", "pgd_n", "oblivious", 0, 2, 2),
+             cell("m", "pgd_n", "whitebox", 0, 9, 2), cell("m", "cafa", "bare", 0, 8, 1), cell("m", "cafa", "oblivious", 0, 3, 2),
+             cell("other", "pgd_n", "bare", 0, 0, 0)]
+    for c in cells:
+        c["params"] = {"eps": 8 / 255}
+    write(results, cells)
+    assert training_main(["report", str(results), "--release", "m"]) == 0
+    assert capsys.readouterr().out == (
+        "m: error rate (%) by attack (L-inf eps 8/255) and threat model; n test images in brackets\n\n"
+        "| attack | bare classifier | CAFD, oblivious | CAFD, full white-box |\n|---|---:|---:|---:|\n"
+        "| none (clean) | 10.00 (10) | 20.00 (10) | 20.00 (10) |\n"
+        "| pgd_n | 100.00 (10) | 20.00 (10) | 90.00 (10) |\n"
+        "| cafa | 80.00 (10) | 30.00 (10) | - |\n")
+    assert training_main(["report", str(results), "--release", "absent"]) == 1

@@ -143,13 +143,27 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import table1
+    from .report import table1, threat_table
 
-    text = table1(args.results, threat=args.threat, attacks=args.attacks.split(",") if args.attacks else None)
+    if args.release:
+        text = threat_table(args.results, args.release)
+    else:
+        text = table1(args.results, threat=args.threat, attacks=args.attacks.split(",") if args.attacks else None)
     if args.out:
         Path(args.out).write_text(text)
     print(text, end="")
     return 0
+
+
+def _add_export_arguments(p: argparse.ArgumentParser, *, machine: str, summary: str) -> None:
+    """The options every export command shares: where the release goes and what is recorded with it."""
+    p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
+    p.add_argument("--out", default="cafd_zoo/release", help="output folder (default: cafd_zoo/release, the package)")
+    p.add_argument("--repo-id", help="Hugging Face repository (org/name); without it the file ships in the package")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
+    p.add_argument("--machine", help=f"{machine}, for the record")
+    p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
+    p.add_argument("--summary", help=f"one sentence for the manifest and model card (default: {summary})")
 
 
 def _add_denoiser_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -203,13 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="the train-classifier --out folder (model.safetensors, result.json)")
     p.add_argument("--config", required=True, help="the YAML config the run was trained with")
     p.add_argument("--release", required=True, help="release name, e.g. resnet20_cifar10")
-    p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
-    p.add_argument("--out", default="cafd_zoo/release", help="output folder (default: cafd_zoo/release, the package)")
-    p.add_argument("--repo-id", help="Hugging Face repository (org/name); without it the file ships in the package")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
-    p.add_argument("--machine", help="the machine the run used, for the record")
-    p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
-    p.add_argument("--summary", help="one sentence for the manifest and model card (default: architecture and data set)")
+    _add_export_arguments(p, machine="the machine the run used", summary="architecture and data set")
     p.set_defaults(func=_export_classifier)
 
     p = sub.add_parser(
@@ -227,15 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", required=True, help="the defended release's name, e.g. cafd_resnet20_cifar10")
     p.add_argument("--results", help="evaluate's results file for --release (becomes the metrics)")
     p.add_argument("--embedded", action="store_true", help="the results were computed with evaluate --embedded")
-    p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
-    p.add_argument("--out", default="cafd_zoo/release", help="output folder (default: cafd_zoo/release, the package)")
-    p.add_argument("--repo-id", help="Hugging Face repository (org/name); without it the file ships in the package")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="stored precision")
+    _add_export_arguments(p, machine="the machine the evaluation ran on", summary="the manifest's")
     p.add_argument("--weights-id", help="the denoiser file's manifest key (default: the release's, else dunet<width>_<name>)")
-    p.add_argument("--machine", help="the machine the evaluation ran on, for the record")
-    p.add_argument("--code-commit", help="the commit the run used (default: the one in result.json)")
     p.add_argument("--command", action="append", help="a command of the recipe, in order (repeat); recorded as provenance")
-    p.add_argument("--summary", help="one sentence for the manifest and model card (default: the manifest's)")
     p.set_defaults(func=_export_defended)
 
     p = sub.add_parser(
@@ -300,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "under one threat model, with the clean error beside.")
     p.add_argument("results", help="a results file written by `evaluate`")
     p.add_argument("--threat", default="oblivious", help="threat model of the table (default oblivious, as Table 1)")
+    p.add_argument("--release", help="instead: one release's table of attacks x threat models (bare, oblivious, ...)")
     p.add_argument("--attacks", help="comma-separated column order (default: every attack found)")
     p.add_argument("--out", help="also write the table to this file")
     p.set_defaults(func=_report)

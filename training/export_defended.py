@@ -20,6 +20,7 @@ from cafd_zoo.models import create_model
 
 from .denoiser_config import load_denoiser_config
 from .evaluate import summarize
+from .metrics_log import read_metrics
 from .config import config_dict
 from .export import Component, ReleaseSpec, export_release
 from .train_denoiser import WEIGHTS, denoiser_args
@@ -42,32 +43,43 @@ def same_classifier(trained_against: Path, release: str) -> bool:
                     released[k].float() if released[k].is_floating_point() else released[k]) for k in used)
 
 
+def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: int, precision: str | None) -> str:
+    """The ``python -m training evaluate`` line that reproduces one summary row of ``release``."""
+    params = row["params"]
+    parts = ["python -m training evaluate --model", release, data_flag, f"--n {row['n']}", f"--attacks {row['attack']}",
+             f"--threat {row['threat_model']}", f"--seed {seed}", f"--eps {round(params.get('eps', 8 / 255) * 255)}"]
+    if "steps" in params:
+        parts.append(f"--steps {params['steps']}")
+    if precision:
+        parts.append(f"--precision {precision}")
+    return " ".join(parts + ["--out results.jsonl"])
+
+
 def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
     """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
     the clean error of the bare classifier and of the defended model. Each carries its command."""
-    rows = summarize(results, release)
-    if not rows:
+    cells = [r for r in read_metrics(results) if r.get("release") == release]
+    if not cells:
         raise ValueError(f"{results} holds no results for {release!r}: run `python -m training evaluate --model {release} ...` first")
-    cells = [json.loads(line) for line in Path(results).read_text().splitlines() if line.strip()]
-    seed = {r["seed"] for r in cells if r.get("release") == release}
-    commits = sorted({r.get("code_commit") for r in cells if r.get("release") == release} - {None})
-    extra = {"machine": machine} if machine else {}
-    if len(commits) == 1:
-        extra["code_commit"] = commits[0]
+    seeds, commits = {r["seed"] for r in cells}, {r.get("code_commit") for r in cells}
+    if len(seeds) > 1:
+        raise ValueError(f"{results} mixes seeds {sorted(seeds)} for {release!r}: one evaluation per results file")
+    seed = seeds.pop()
+    precision = {(r["attack"], r["threat_model"]): r.get("precision") for r in cells}
+    extra: dict[str, Any] = {"machine": machine} if machine else {}
+    if len(commits) == 1 and None not in commits:
+        extra["code_commit"] = commits.pop()
     metrics, clean = [], {}
-    for row in rows:
+    for row in summarize(results, release):
         threat, target = THREATS[row["threat_model"]]
-        steps = row["params"].get("steps")
-        command = (f"python -m training evaluate --model {release} {data_flag} --n {row['n']} --attacks {row['attack']} "
-                   f"--threat {row['threat_model']} --seed {min(seed)}" + (f" --steps {steps}" if steps else "")
-                   + f" --eps {round(row['params'].get('eps', 8 / 255) * 255)} --out results.jsonl")
+        command = evaluate_command(release, data_flag, row, seed, precision[(row["attack"], row["threat_model"])])
         metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
-                        "n": row["n"], "seed": min(seed), "error_rate": round(row["error_rate"], 6), "command": command} | extra)
+                        "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6), "command": command} | extra)
         clean.setdefault(target, (row["n"], row["clean_error"], command))
-    for target, (n, error, command) in sorted(clean.items()):
-        metrics.insert(0, {"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n,
-                           "seed": min(seed), "error_rate": round(error, 6), "command": command} | extra)
-    return metrics
+    clean_metrics = [{"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n, "seed": seed,
+                      "error_rate": round(error, 6), "command": command} | extra
+                     for target, (n, error, command) in sorted(clean.items())]
+    return clean_metrics + metrics
 
 
 def export_defended(

@@ -22,3 +22,35 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
         values = [f"{100 * cells[a]['error_rate']:.1f}" if a in cells else "-" for a in attacks]
         lines.append(f"| {release} | {100 * clean:.1f} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
+
+
+THREAT_COLUMNS = {"bare": "bare classifier", "oblivious": "CAFD, oblivious", "bpda": "CAFD, BPDA",
+                  "whitebox": "CAFD, full white-box", "graybox": "CAFD, gray-box"}
+
+
+def threat_table(results: str | Path, release: str) -> str:
+    """One release, attacks x threat models: how much of each attack the defense removes, and what an
+    attacker who knows the defense gets back. Cells: error rate (%) on n images."""
+    rows = summarize(results, release)
+    if not rows:
+        raise ValueError(f"{results} holds no results for {release!r}")
+    threats = [t for t in THREAT_COLUMNS if any(r["threat_model"] == t for r in rows)]
+    cells = {(r["attack"], r["threat_model"]): r for r in rows}
+    attacks = list(dict.fromkeys(r["attack"] for r in rows))
+    clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
+    lines = [f"{release}: error rate (%) by attack (L-inf eps {_eps(rows)}) and threat model; n test images in brackets", "",
+             "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),
+             "| none (clean) | " + " | ".join(_cell(clean[t]["clean_error"], clean[t]["n"]) for t in threats) + " |"]
+    for attack in attacks:
+        lines.append(f"| {attack} | " + " | ".join(
+            _cell(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-" for t in threats) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(rate: float, n: int) -> str:
+    return f"{100 * rate:.2f} ({n:,})"
+
+
+def _eps(rows: list[dict]) -> str:
+    budgets = sorted({round(r["params"].get("eps", 0) * 255, 2) for r in rows})
+    return ", ".join(f"{b:g}/255" for b in budgets)

@@ -1,0 +1,114 @@
+"""Training throughput side by side, in one run: images/s of one optimizer step of the target
+classifier and of the CAFD denoiser, in fp32 NCHW, fp32 channels_last and bf16 autocast + channels_last.
+
+  - VGG-19 classifier step: forward, cross-entropy, backward, SGD (what train-classifier does);
+  - denoiser step, paper size: DUNET width 64 + the VGG-style discriminator, L_caf through a frozen VGG-19;
+  - denoiser step, compact release: DUNET width 16 + discriminator, L_caf through a frozen ResNet-20.
+The denoiser step is training/train_denoiser.py's own ``_train_step`` (D step, then C step), not a copy.
+Weights are random (speed does not depend on them); repetitions are interleaved, the median is kept.
+
+    python benchmarks/bench_train.py                 # batch 64, the numbers in benchmarks/README.md
+    python benchmarks/bench_train.py --modes fp32_nchw fp32_cl --reps 1   # a quick look
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is a source tree, not an installed package
+
+from bench_core import LABELS, MODES, median_times  # noqa: E402
+from cafd_zoo import create_model  # noqa: E402
+from cafd_zoo.precision import native_bf16  # noqa: E402
+from training.denoiser_config import DenoiserConfig  # noqa: E402
+from training.denoiser_losses import ClassActivationFeatureLoss  # noqa: E402
+from training.distributed import World  # noqa: E402
+from training.train_denoiser import _train_step  # noqa: E402
+
+
+def layout(mode: str) -> torch.memory_format:
+    return torch.channels_last if mode.endswith("_cl") else torch.contiguous_format
+
+
+def classifier_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str) -> Callable[[], object]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    precision = "bf16" if mode == "bf16_cl" else "fp32"
+
+    def step() -> None:
+        model.to(memory_format=layout(mode)).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(x.contiguous(memory_format=layout(mode)))
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def denoiser_step(classifier: torch.nn.Module, width: int, x: torch.Tensor, mode: str) -> Callable[[], object]:
+    precision = "bf16" if mode == "bf16_cl" else "fp32"
+    config = DenoiserConfig(dataset="cifar10", denoiser_width=width, precision=precision, eval_examples=0)
+    denoiser, discriminator = create_model("dunet", width=width), create_model("vgg_discriminator")
+    classifier = classifier.eval().requires_grad_(False)
+    opt_c, opt_d = torch.optim.Adam(denoiser.parameters(), 1e-3), torch.optim.Adam(discriminator.parameters(), 1e-3)
+    caf = ClassActivationFeatureLoss(classifier, config.caf_loss)
+    world = World(0, 1, torch.device("cpu"))
+    x_adv = (x + (torch.rand_like(x) - 0.5) * 16 / 255).clamp(0, 1)
+
+    def step() -> None:
+        for m in (classifier, denoiser, discriminator):
+            m.to(memory_format=layout(mode))
+        denoiser.train()
+        discriminator.train()
+        _train_step(config, precision, world, denoiser, discriminator, discriminator, opt_c, opt_d, caf,
+                    x.contiguous(memory_format=layout(mode)), x_adv.contiguous(memory_format=layout(mode)))
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    parser.add_argument("--reps", type=int, default=3, help="timed repetitions per entry, median kept (default 3)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="numeric paths to time (default: all)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    torch.set_flush_denormal(True)
+    x = torch.rand(args.batch, 3, 32, 32)
+    y = torch.randint(0, 10, (args.batch,))
+    vgg, resnet20 = create_model("vgg19"), create_model("resnet20")
+    steps: dict[tuple[str, str], Callable[[], object]] = {}
+    for mode in args.modes:
+        steps[("VGG-19 classifier step (SGD)", mode)] = classifier_step(create_model("vgg19"), x, y, mode)
+        steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
+        steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
+    seconds = median_times(steps, args.reps)
+    img_s = {k: args.batch / v for k, v in seconds.items()}
+    results = {"cpu": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16("cpu"),
+               "threads": torch.get_num_threads(), "torch": torch.__version__, "batch": args.batch, "reps": args.reps,
+               "train_img_per_s": {f"{n} / {m}": v for (n, m), v in img_s.items()}}
+    print(f"CPU capability {results['cpu']} (native bf16: {results['native_bf16']}), {results['threads']} threads, "
+          f"torch {torch.__version__}, batch {args.batch}, median of {args.reps}\n")
+    print("Training, images/s (one optimizer step; the denoiser step includes D's step):\n")
+    print("| step | " + " | ".join(LABELS[m] for m in args.modes) + " |")
+    print("|---|" + "---:|" * len(args.modes))
+    names = list(dict.fromkeys(n for n, _ in steps))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{img_s[(name, m)]:.1f}" for m in args.modes) + " |")
+    first = args.modes[0]
+    for name in names:
+        print(f"| ratio to {LABELS[first]}: {name} | "
+              + " | ".join(f"{img_s[(name, m)] / img_s[(name, first)]:.2f}x" for m in args.modes) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
