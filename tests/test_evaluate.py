@@ -89,3 +89,18 @@ def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
     records = {r["threat_model"]: r for r in read_metrics(out)}
     assert records["bare"]["crafted_for"] == records["oblivious"]["crafted_for"] == ["bare", "oblivious"]
     assert records["whitebox"]["crafted_for"] == ["whitebox"]
+
+
+def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(tmp_path, capsys):
+    run = tmp_path / "clf"
+    run.mkdir()
+    torch.manual_seed(0)
+    save_file(build_classifier(CLASSIFIER).state_dict(), str(run / "model.safetensors"))
+    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
+    base = ["evaluate", "--classifier-run", str(run), "--classifier-config", str(tmp_path / "clf.yaml"), "--embedded",
+            "--n", "4", "--batch-size", "4", "--attacks", "pgd_n", "--steps", "1", "--precision", "fp32"]
+    assert training_main(base + ["--purifier", "jpeg", "--threat", "bare,oblivious", "--out", str(tmp_path / "j.jsonl")]) == 0
+    records = read_metrics(tmp_path / "j.jsonl")
+    assert {r["release"] for r in records} == {"clf+jpeg"} and {r["threat_model"] for r in records} == {"bare", "oblivious"}
+    assert training_main(base + ["--purifier", "jpeg", "--denoiser", "x.safetensors", "--threat", "bare", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "not both" in capsys.readouterr().err

@@ -99,6 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cafd_zoo.data import embedded_cifar10_sample, load_dataset
     from cafd_zoo.models import DUNET, DefendedClassifier
     from cafd_zoo.models.denoiser import ZeroResidual
+    from cafd_zoo.purifiers import build_purifier
 
     from .config import load_config
     from .craft_cafa import load_trained_classifier
@@ -119,16 +120,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         config = load_config(args.classifier_config)
         classifier = load_trained_classifier(classifier_weights(args.classifier_run), config, device)
         dataset = config.dataset
+        if args.denoiser and args.purifier:
+            raise ValueError("give --denoiser or --purifier, not both")
         if args.denoiser:
             state, arguments, _ = load_initial_denoiser(args.denoiser)
             denoiser = DUNET(**arguments)
             denoiser.load_state_dict(state, strict=True)
+        elif args.purifier:
+            denoiser = build_purifier(args.purifier, seed=args.seed)
         else:
             if set(threats) != {"bare"}:
-                raise ValueError("without --denoiser there is only the bare classifier: use --threat bare")
+                raise ValueError("without --denoiser or --purifier there is only the bare classifier: use --threat bare")
             denoiser = ZeroResidual()
         model = DefendedClassifier(denoiser.to(device), classifier)
-        release = args.release or Path(args.classifier_run).name + ("+" + Path(args.denoiser).parent.name if args.denoiser else "")
+        defense = Path(args.denoiser).parent.name if args.denoiser else args.purifier
+        release = args.release or Path(args.classifier_run).name + (f"+{defense}" if defense else "")
     if args.embedded:
         data = embedded_cifar10_sample()
     elif args.data:
@@ -233,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", required=True, help="the classifier release to put behind the denoiser, e.g. resnet20_cifar10")
     p.add_argument("--classifier-run", required=True, help="what the run's --classifier-run was (folder or release name)")
     p.add_argument("--release", required=True, help="the defended release's name, e.g. cafd_resnet20_cifar10")
-    p.add_argument("--results", help="evaluate's results file for --release (becomes the metrics)")
+    p.add_argument("--results", action="append", help="evaluate's results file for --release (becomes the metrics; repeat for several)")
     p.add_argument("--embedded", action="store_true", help="the results were computed with evaluate --embedded")
     _add_export_arguments(p, machine="the machine the evaluation ran on", summary="the manifest's")
     p.add_argument("--weights-id", help="the denoiser file's manifest key (default: the release's, else dunet<width>_<name>)")
@@ -279,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
     p.add_argument("--classifier-config", help="the YAML config of that classifier")
     p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
+    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75) or tvm (weight 0.003); "
+                   "jpeg:Q sets the quality")
     p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
     p.add_argument("--attacks", default="pgd_n,cafa",
                    help="comma-separated: pgd_n, pgd_t, cafa, autoattack, square (default pgd_n,cafa)")

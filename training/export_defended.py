@@ -91,7 +91,7 @@ def export_defended(
     manifest_path: str | Path,
     out_dir: str | Path,
     *,
-    results: str | Path | None = None,
+    results: list[str | Path] | None = None,
     data_flag: str = "--data DIR",
     repo_id: str | None = None,
     dtype: str = "float32",
@@ -105,8 +105,8 @@ def export_defended(
     """Export ``run_dir/denoiser.safetensors`` with ``classifier_release`` as the defended ``release``.
 
     ``trained_against`` is the classifier file the run used (``--classifier-run``'s weights): its sha256
-    must be the run's, and its values those of ``classifier_release``. ``results`` (evaluate's JSON
-    lines for ``release``) become the release's metrics.
+    must be the run's, and its values those of ``classifier_release``. ``results`` (files of evaluate's
+    JSON lines for ``release``, e.g. one per evaluation size) become the release's metrics.
     """
     run_dir = Path(run_dir)
     config = load_denoiser_config(config_path)
@@ -124,7 +124,7 @@ def export_defended(
     spec = ReleaseSpec(
         kind="defended", dataset=config.dataset, num_classes=classifier_info["num_classes"],
         summary=summary or f"A CAFD DUNET (width {config.denoiser_width}) in front of {classifier_release}.",
-        metrics=metrics_from_results(results, release, data_flag=data_flag, machine=machine) if results else [],
+        metrics=[m for file in results or [] for m in metrics_from_results(file, release, data_flag=data_flag, machine=machine)],
         training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"), "seed": config.seed,
                   "commands": commands or []},
         deviations=deviations or {"from_paper": [], "from_official_code": []},
