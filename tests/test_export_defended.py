@@ -2,6 +2,11 @@
 loads through the manifest, carries evaluate's results as metrics, and refuses a classifier it was not trained on."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -11,9 +16,11 @@ from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import DefendedClassifier, create_model
 from training.__main__ import main as training_main
 from training.metrics_log import read_metrics
+from training.safetensors_io import read_metadata
 
 from .test_data import write_binary_cifar
 
+REPO = Path(__file__).resolve().parents[1]
 CLASSIFIER_YAML = "architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\nprecision: fp32\n"
 DENOISER_YAML = ("dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\ndiscriminator_width: 4\n"
                  "adversarial_source: online\ncafa_steps: 1\neval_examples: 0\nprecision: fp32\ncheck_md5: false\n")
@@ -82,3 +89,23 @@ def test_refuses_a_classifier_the_denoiser_was_not_trained_against(chain, capsys
     save_file(create_model("resnet20").state_dict(), str(other / "model.safetensors"))
     assert training_main(export + ["--classifier-run", str(other)]) == 1
     assert "trained against another classifier" in capsys.readouterr().err
+
+
+def test_weight_files_are_byte_identical_across_processes(tmp_path):
+    # safetensors orders its metadata map differently in each process; save_canonical must not
+    script = ("import sys, torch; from training.safetensors_io import save_canonical; "
+              "save_canonical({'w': torch.arange(6.).reshape(2, 3)}, sys.argv[1], "
+              "{'architecture': 'dunet', 'arguments': {'width': 4}, 'release': 'r', 'clamp': True})")
+    for name in ("a", "b", "c"):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True, cwd=REPO,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes() == (tmp_path / "c").read_bytes()
+    assert read_metadata(tmp_path / "a") == {"architecture": "dunet", "arguments": {"width": 4}, "release": "r", "clamp": True}
+
+
+def test_the_exported_file_records_what_it_holds(chain):
+    tmp_path, export = chain
+    assert training_main(export + ["--classifier-run", "tiny_r20"]) == 0
+    stored = read_metadata(tmp_path / "pkg" / "dunet4_tiny_cafd.safetensors")
+    assert stored == {"architecture": "dunet", "arguments": {"width": 4, "decoder": "official", "bn_momentum": 0.9},
+                      "release": "tiny_cafd"}

@@ -7,21 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
 
 from cafd_zoo.integrity import sha256_of
+
+from .safetensors_io import read_metadata
 
 
 def load_initial_denoiser(source: str) -> tuple[dict[str, torch.Tensor], dict[str, Any], str]:
     """(state dict, DUNET builder arguments, a provenance string) of ``source``."""
     path = Path(source)
     if path.suffix == ".safetensors" and path.is_file():
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
+        metadata = read_metadata(path)
         if metadata.get("architecture") != "dunet" or "architecture_args" not in metadata:
             raise ValueError(f"{path} is not a train-denoiser output (no dunet architecture in its metadata)")
-        return load_file(str(path)), json.loads(metadata["architecture_args"]), f"file sha256 {sha256_of(path)}"
+        arguments = metadata["architecture_args"]
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments  # files written before save_canonical
+        return load_file(str(path)), arguments, f"file sha256 {sha256_of(path)}"
     from cafd_zoo.hub import load, model_info
 
     info = model_info(source)  # an unknown name raises with close matches

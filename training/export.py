@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from cafd_zoo.integrity import sha256_of
@@ -16,6 +15,7 @@ from cafd_zoo.models import create_model
 
 from .manifest_io import update_manifest
 from .model_card import render_model_card
+from .safetensors_io import save_canonical
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -83,7 +83,7 @@ def export_release(
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / c.filename
         state = _state_dict_for_export(c.module, _DTYPES[dtype])
-        save_file(state, str(path), metadata={"architecture": c.architecture, "arguments": json.dumps(c.arguments), "release": name})
+        save_canonical(state, path, {"architecture": c.architecture, "arguments": c.arguments, "release": name})
         fresh = create_model(c.architecture, **c.arguments)
         fresh.load_state_dict(state, strict=True)  # the file must rebuild the module it came from
         entries[c.weights_id] = {

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -48,6 +48,7 @@ from .epoch_loop import run_epochs, start_or_resume
 from .metrics_log import MetricsLog
 from .purification_eval import attacked_probe_set, evaluate_purification
 from .resumable_order import ResumableSampler
+from .safetensors_io import save_canonical
 from .train_classifier import _gather_fingerprints, build_classifier
 
 CHECKPOINT = "checkpoint.pt"
@@ -251,9 +252,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             "code_commit": code_commit(), "config": config_dict(config),
         }
         weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
-        metadata = {"architecture": "dunet", "architecture_args": json.dumps(denoiser_args(config)),
-                    "classifier_sha256": classifier_sha256, "clamp": str(config.clamp).lower()}
-        save_file(weights, str(out / WEIGHTS), metadata=metadata)
+        save_canonical(weights, out / WEIGHTS, {"architecture": "dunet", "architecture_args": denoiser_args(config),
+                                                "classifier_sha256": classifier_sha256, "clamp": config.clamp})
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         if log is not None:
             log.log(step=step, final_probe_accuracy=result["probe_accuracy"])
