@@ -75,7 +75,8 @@ def _info(args: argparse.Namespace) -> int:
             print(f"    sha256 {f['sha256']}")
     print("  metrics:" + ("" if info["metrics"] else " none measured yet"))
     for m in info["metrics"]:
-        print(f"    {m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  n={m['n']}  {json.dumps(m['budget'])}")
+        judged = f"{m.get('target', ''):<10} " if "target" in m else ""
+        print(f"    {judged}{m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  n={m['n']}  {json.dumps(m['budget'])}")
         print(f"      command: {m['command']}")
     t = info["training"]
     print(f"  training: config {t['config']}, code commit {t['code_commit']}, seed {t['seed']}")
