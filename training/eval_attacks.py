@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import pgd
+from cafd_zoo.attacks import pgd, ti_dim
 from cafd_zoo.cafa import cafa
 
 AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -57,6 +57,10 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
     if name == "cafa":
         params = {"preset": "official", "eps": eps, "steps": steps or 100, "step_size": 0.01, "labels": "unused"}
         return Attack(name, params, lambda m, x, y, g: cafa(m, x, eps=eps, steps=params["steps"], generator=g))
+    if name == "ti_dim":
+        params = {"norm": "Linf", "eps": eps, "steps": steps or 10, "step_size": eps / (steps or 10), "decay": 1.0,
+                  "kernel": "gaussian 7x7, 3 sigma", "resize_rate": 0.9, "diversity_prob": 0.5}
+        return Attack(name, params, lambda m, x, y, g: ti_dim(m, x, y, eps=eps, steps=params["steps"], generator=g))
     if name == "autoattack":
         params = {"version": "standard", "norm": "Linf", "eps": eps, "seed": seed, "package": "pyautoattack"}
         return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed))
@@ -67,4 +71,4 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
     raise ValueError(f"unknown attack {name!r}; available: {', '.join(ATTACKS)}")
 
 
-ATTACKS = ("pgd_n", "pgd_t", "cafa", "autoattack", "square")
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "autoattack", "square")
