@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import pgd, ti_dim
+from cafd_zoo.attacks import ddn, pgd, ti_dim
 from cafd_zoo.cafa import cafa
 
 AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -45,7 +45,7 @@ def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
 
 
 def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0) -> Attack:
-    """One of :data:`ATTACKS` at L-inf ``eps`` (``steps`` overrides PGD's and CAFA's default)."""
+    """One of :data:`ATTACKS` at L-inf ``eps`` (DDN is minimum-L2: no eps); ``steps`` overrides the default."""
     if name == "pgd_n":
         params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True}
         return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255, generator=g))
@@ -61,6 +61,10 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
         params = {"norm": "Linf", "eps": eps, "steps": steps or 10, "step_size": eps / (steps or 10), "decay": 1.0,
                   "kernel": "gaussian 7x7, 3 sigma", "resize_rate": 0.9, "diversity_prob": 0.5}
         return Attack(name, params, lambda m, x, y, g: ti_dim(m, x, y, eps=eps, steps=params["steps"], generator=g))
+    if name == "ddn":
+        params = {"norm": "L2", "budget": "none (minimum norm)", "steps": steps or 100, "gamma": 0.05, "init_norm": 1.0,
+                  "levels": 256}
+        return Attack(name, params, lambda m, x, y, g: ddn(m, x, y, steps=params["steps"]))
     if name == "autoattack":
         params = {"version": "standard", "norm": "Linf", "eps": eps, "seed": seed, "package": "pyautoattack"}
         return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed))
@@ -71,4 +75,4 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
     raise ValueError(f"unknown attack {name!r}; available: {', '.join(ATTACKS)}")
 
 
-ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "autoattack", "square")
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "autoattack", "square")

@@ -47,7 +47,9 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
     """The ``python -m training evaluate`` line that reproduces one summary row of ``release``."""
     params = row["params"]
     parts = ["python -m training evaluate --model", release, data_flag, f"--n {row['n']}", f"--attacks {row['attack']}",
-             f"--threat {row['threat_model']}", f"--seed {seed}", f"--eps {round(params.get('eps', 8 / 255) * 255)}"]
+             f"--threat {row['threat_model']}", f"--seed {seed}"]
+    if "eps" in params:
+        parts.append(f"--eps {round(params['eps'] * 255)}")
     if "steps" in params:
         parts.append(f"--steps {params['steps']}")
     if precision:

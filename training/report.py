@@ -52,5 +52,5 @@ def _cell(rate: float, n: int) -> str:
 
 
 def _eps(rows: list[dict]) -> str:
-    budgets = sorted({round(r["params"].get("eps", 0) * 255, 2) for r in rows})
-    return ", ".join(f"{b:g}/255" for b in budgets)
+    budgets = sorted({round(r["params"]["eps"] * 255, 2) for r in rows if "eps" in r["params"]})
+    return ", ".join(f"{b:g}/255" for b in budgets) or "none"

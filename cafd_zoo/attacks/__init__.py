@@ -1,5 +1,6 @@
 """Attacks written for the zoo (CAFA lives in cafd_zoo.cafa); the evaluation harness adds library ones."""
+from .ddn import ddn
 from .pgd import pgd
 from .ti_dim import ti_dim
 
-__all__ = ["pgd", "ti_dim"]
+__all__ = ["ddn", "pgd", "ti_dim"]
