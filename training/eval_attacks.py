@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import ddn, pgd, ti_dim
+from cafd_zoo.attacks import carlini_wagner_l2, ddn, pgd, ti_dim
 from cafd_zoo.cafa import cafa
 
 AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -45,7 +45,8 @@ def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
 
 
 def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0) -> Attack:
-    """One of :data:`ATTACKS` at L-inf ``eps`` (DDN is minimum-L2: no eps); ``steps`` overrides the default."""
+    """One of :data:`ATTACKS` at L-inf ``eps`` (DDN and CW-L2 are minimum-L2: no eps); ``steps`` overrides the
+    default number of steps (CW-L2: iterations per binary-search step)."""
     if name == "pgd_n":
         params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True}
         return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255, generator=g))
@@ -65,6 +66,10 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
         params = {"norm": "L2", "budget": "none (minimum norm)", "steps": steps or 100, "gamma": 0.05, "init_norm": 1.0,
                   "levels": 256}
         return Attack(name, params, lambda m, x, y, g: ddn(m, x, y, steps=params["steps"]))
+    if name == "cw_l2":
+        params = {"norm": "L2", "budget": "none (minimum norm)", "binary_search_steps": 4, "initial_const": 1.0,
+                  "confidence": 1.0, "learning_rate": 0.01, "max_iterations": steps or 100}
+        return Attack(name, params, lambda m, x, y, g: carlini_wagner_l2(m, x, y, max_iterations=params["max_iterations"]))
     if name == "autoattack":
         params = {"version": "standard", "norm": "Linf", "eps": eps, "seed": seed, "package": "pyautoattack"}
         return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed))
@@ -75,4 +80,4 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
     raise ValueError(f"unknown attack {name!r}; available: {', '.join(ATTACKS)}")
 
 
-ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "autoattack", "square")
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square")

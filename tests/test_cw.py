@@ -1,0 +1,40 @@
+"""CW-L2 with binary search: near-minimal L2 on a linear classifier, failures unchanged, model untouched."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from cafd_zoo.attacks import carlini_wagner_l2
+from cafd_zoo.attacks.cw import _margin
+
+
+def test_margin_is_the_true_logit_minus_the_best_other():
+    logits = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 1.0]])
+    assert _margin(logits, torch.tensor([0, 2])).tolist() == [1.0, -4.0]
+
+
+def test_finds_a_near_minimal_perturbation_of_a_linear_classifier():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 2))
+    x = 0.25 + 0.5 * torch.rand(8, 3, 32, 32)
+    labels = model(x).argmax(1)
+    direction = model[1].weight[0] - model[1].weight[1]
+    margin = (x.flatten(1) @ direction + model[1].bias[0] - model[1].bias[1]).abs()
+    x_adv = carlini_wagner_l2(model, x, labels, max_iterations=100)
+    with torch.no_grad():
+        assert (model(x_adv).argmax(1) != labels).all()
+    found = (x_adv - x).flatten(1).norm(dim=1)
+    exact = margin / direction.norm()  # the nearest point of the boundary
+    with_confidence = (margin + 1.0) / direction.norm()  # the nearest point kappa = 1 past it
+    assert (found >= exact * (1 - 1e-4)).all() and (found <= with_confidence * 1.2).all()
+
+
+def test_failures_come_back_unchanged_and_the_model_is_left_alone(tiny_net, images):
+    labels = tiny_net(images).argmax(1)
+    tiny_net.train()
+    x_adv = carlini_wagner_l2(tiny_net, images, labels, binary_search_steps=1, max_iterations=2, initial_const=1e-3)
+    assert torch.equal(x_adv, images)  # a tiny c and 2 steps cannot cross this net's boundary
+    assert tiny_net.training and all(p.grad is None for p in tiny_net.parameters())
+    with pytest.raises(ValueError, match="binary_search_steps"):
+        carlini_wagner_l2(tiny_net, images, labels, binary_search_steps=0)
