@@ -93,7 +93,8 @@ def _train_denoiser(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def _defended_from_args(args: argparse.Namespace, threats: list[str]):
+    """The DefendedClassifier that evaluate and sweep attack, its release name, and the test data."""
     import torch
 
     from cafd_zoo.data import embedded_cifar10_sample, load_dataset
@@ -104,10 +105,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .config import load_config
     from .craft_cafa import load_trained_classifier
     from .denoiser_init import load_initial_denoiser
-    from .evaluate import evaluate, format_summary
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    threats = args.threat.split(",")
     if args.model:
         from cafd_zoo.hub import load
 
@@ -141,10 +140,32 @@ def _evaluate(args: argparse.Namespace) -> int:
         data = load_dataset(dataset or model.release_info["dataset"], args.data, "test")
     else:
         raise ValueError("give --data DIR (the test split) or --embedded (the first 1,000 CIFAR-10 test images)")
+    return model, release, data
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_summary
+
+    threats = args.threat.split(",")
+    model, release, data = _defended_from_args(args, threats)
     rows = evaluate(model, release, data, args.out, attacks=args.attacks.split(","), threats=threats, n=args.n,
                     shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed, eps=args.eps / 255,
                     precision=args.precision, resume=args.resume)
     print(format_summary(rows, release))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .budget_sweep import format_sweep, sweep, sweep_checks, sweep_points
+
+    model, release, data = _defended_from_args(args, [args.threat])
+    eps_values = [float(e) / 255 for e in args.eps.split(",")]
+    points = sweep_points(eps_values, [int(k) for k in args.steps.split(",")], args.base_eps / 255, args.base_steps)
+    rows = sweep(model, release, data, args.out, attack=args.attack, threat=args.threat, points=points, n=args.n,
+                 batch_size=args.batch_size, seed=args.seed, precision=args.precision)
+    checks = sweep_checks(rows, args.base_eps / 255, args.base_steps)
+    print(f"{release}: {args.attack} / {args.threat}, first {args.n} test images\n")
+    print(format_sweep(rows, checks))
     return 0
 
 
@@ -159,6 +180,23 @@ def _report(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text)
     print(text, end="")
     return 0
+
+
+def _add_defended_model_arguments(p: argparse.ArgumentParser) -> None:
+    """What evaluate and sweep attack: a release, or a classifier run with a denoiser or purifier; and the data."""
+    p.add_argument("--model", help="a defended zoo release")
+    p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
+    p.add_argument("--classifier-config", help="the YAML config of that classifier")
+    p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
+    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75) or tvm (weight 0.003); "
+                   "jpeg:Q sets the quality")
+    p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
+    p.add_argument("--data", help="data folder with the test split")
+    p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
+    p.add_argument("--seed", type=int, default=0, help="seed of the attacks' random starts (default 0)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
 
 
 def _add_export_arguments(p: argparse.ArgumentParser, *, machine: str, summary: str) -> None:
@@ -281,29 +319,35 @@ def build_parser() -> argparse.ArgumentParser:
         "classifier, judged through the denoiser), bpda (purifier backward = identity), whitebox (end to end). One "
         "JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.",
     )
-    p.add_argument("--model", help="a defended zoo release")
-    p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
-    p.add_argument("--classifier-config", help="the YAML config of that classifier")
-    p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
-    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75) or tvm (weight 0.003); "
-                   "jpeg:Q sets the quality")
-    p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
+    _add_defended_model_arguments(p)
     p.add_argument("--attacks", default="pgd_n,cafa",
                    help="comma-separated: pgd_n, pgd_t, cafa, ti_dim, ddn, cw_l2 (both minimum L2), autoattack, square (default pgd_n,cafa)")
     p.add_argument("--eps", type=float, default=8.0, help="L-inf budget in units of 1/255 (default 8)")
     p.add_argument("--threat", default="oblivious,whitebox", help="comma-separated: bare, oblivious, bpda, whitebox")
     p.add_argument("--n", type=int, default=1000, help="evaluate on the first N test images (default 1000)")
-    p.add_argument("--data", help="data folder with the test split")
-    p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
     p.add_argument("--steps", type=int, help="override each attack's default steps (PGD 20, CAFA 100, TI-DIM 10, DDN 100, CW-L2 100 per search step)")
     p.add_argument("--shard-size", type=int, default=500, help="images per resumable cell (default 500)")
-    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the attacks' random starts (default 0)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
     p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
     p.add_argument("--resume", action="store_true", help="skip the (attack, threat, shard) cells --out already holds")
-    p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser(
+        "sweep", help="error against eps and steps, with the gradient-masking checks",
+        description="Attack one threat model at several budgets (every --eps at the base steps, every --steps at the "
+        "base eps) on the first --n test images, one JSON line per point (a rerun skips finished points), then check "
+        "that error never falls as eps or steps grow and that an unbounded budget (255) reaches at least 99%%: the "
+        "checks that catch gradient masking. PGD's step size is max(2/255, 2.5 eps / steps).",
+    )
+    _add_defended_model_arguments(p)
+    p.add_argument("--attack", default="pgd_n", help="one attack of evaluate's list (default pgd_n)")
+    p.add_argument("--threat", default="whitebox", help="one threat model (default whitebox)")
+    p.add_argument("--eps", default="2,4,8,16,255", help="budgets in units of 1/255 (default 2,4,8,16,255)")
+    p.add_argument("--steps", default="5,10,20,50", help="step counts (default 5,10,20,50)")
+    p.add_argument("--base-eps", type=float, default=8.0, help="eps of the steps series, in 1/255 (default 8)")
+    p.add_argument("--base-steps", type=int, default=20, help="steps of the eps series (default 20)")
+    p.add_argument("--n", type=int, default=500, help="the first N test images (default 500)")
+    p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
+    p.set_defaults(func=_sweep)
 
     p = sub.add_parser("report", help="render evaluation results as a Markdown table like the paper's Table 1",
                        description="Rows: the releases in the results file; columns: attacks; cells: error rate (%%) "

@@ -44,16 +44,18 @@ def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
     return x_adv
 
 
-def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0) -> Attack:
+def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, seed: int = 0,
+                 step_size: float | None = None) -> Attack:
     """One of :data:`ATTACKS` at L-inf ``eps`` (DDN and CW-L2 are minimum-L2: no eps); ``steps`` overrides the
-    default number of steps (CW-L2: iterations per binary-search step)."""
+    default number of steps (CW-L2: iterations per binary-search step), ``step_size`` PGD's 2/255."""
+    step = step_size or 2 / 255
     if name == "pgd_n":
-        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True}
-        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255, generator=g))
+        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": step, "random_start": True}
+        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=step, generator=g))
     if name == "pgd_t":
-        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": 2 / 255, "random_start": True,
+        params = {"norm": "Linf", "eps": eps, "steps": steps or 20, "step_size": step, "random_start": True,
                   "target": "3, or 1 when the label is 3 (official)"}
-        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=2 / 255,
+        return Attack(name, params, lambda m, x, y, g: pgd(m, x, y, eps=eps, steps=params["steps"], step_size=step,
                                                            targets=official_targets(y), generator=g))
     if name == "cafa":
         params = {"preset": "official", "eps": eps, "steps": steps or 100, "step_size": 0.01, "labels": "unused"}

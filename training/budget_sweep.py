@@ -1,0 +1,116 @@
+"""sweep: error rate against the attack's budget (eps) and its number of steps, with the checks that
+catch gradient masking (Carlini et al. 2019, "On evaluating adversarial robustness"):
+
+- error must not fall as eps grows (at the base number of steps);
+- an unbounded budget (eps = 255/255) must reach (almost) 100% error;
+- error must not fall as the number of steps grows (at the base eps).
+
+PGD's step size is max(2/255, 2.5 eps / steps), so a large budget can be used in the steps given.
+
+Each point is one JSON line (attack, threat model, eps, steps, n, errors); a rerun skips the points
+the file already holds, so a killed sweep loses at most one point.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cafd_zoo.data import ImageSet
+from cafd_zoo.evaluation import attack_target, judged_model
+from cafd_zoo.models import DefendedClassifier
+from cafd_zoo.precision import autocast, resolve_precision
+
+from .code_version import code_commit
+from .eval_attacks import build_attack
+from .metrics_log import MetricsLog, read_metrics
+
+UNBOUNDED_ERROR = 0.99  # what "reaches 100%" allows: a few images may sit exactly on a tie
+
+
+def pgd_step_size(eps: float, steps: int) -> float:
+    """2.5 eps / steps (Madry et al.), so every budget can be crossed, but never below the evaluation's 2/255."""
+    return max(2 / 255, 2.5 * eps / steps)
+
+
+def sweep_points(eps_values: list[float], steps_values: list[int], base_eps: float, base_steps: int) -> list[tuple[float, int]]:
+    """The (eps, steps) points: every eps at ``base_steps``, then every number of steps at ``base_eps``."""
+    points = [(eps, base_steps) for eps in eps_values] + [(base_eps, steps) for steps in steps_values]
+    return list(dict.fromkeys(points))
+
+
+def sweep(
+    model: DefendedClassifier,
+    release: str,
+    data: ImageSet,
+    results: str | Path,
+    *,
+    attack: str,
+    threat: str,
+    points: list[tuple[float, int]],
+    n: int,
+    batch_size: int = 250,
+    seed: int = 0,
+    precision: str = "auto",
+) -> list[dict[str, Any]]:
+    """Run ``attack`` under ``threat`` at every (eps, steps) point on the first ``n`` images; returns the rows."""
+    results = Path(results)
+    model.eval()
+    device = next(model.parameters()).device
+    prec = resolve_precision(precision, device)  # type: ignore[arg-type]
+    target, judged = attack_target(threat, model), judged_model(threat, model)
+    sample = data.subset(n)
+    key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731
+    done = {key(r) for r in read_metrics(results)} if results.exists() else set()
+    with MetricsLog(results) as log:
+        for eps, steps in points:
+            row = {"release": release, "attack": attack, "threat_model": threat, "eps": eps, "steps": steps, "n": n}
+            if key(row) in done:
+                continue
+            built = build_attack(attack, eps=eps, steps=steps, seed=seed, step_size=pgd_step_size(eps, steps))
+            tick, wrong = time.perf_counter(), 0
+            for b, first in enumerate(range(0, n, batch_size)):
+                x, y = sample.batch(slice(first, min(first + batch_size, n)))
+                x, y = x.to(device), y.to(device)
+                generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + b)
+                with autocast(prec, device):  # type: ignore[arg-type]
+                    x_adv = built.run(target, x, y, generator)
+                    with torch.no_grad():
+                        wrong += int((judged(x_adv).argmax(1) != y).sum())
+            log.log(**row, params=built.params, errors=wrong, error_rate=wrong / n, seed=seed, precision=prec,
+                    seconds=round(time.perf_counter() - tick, 2), code_commit=code_commit())
+    wanted = {key({"release": release, "attack": attack, "threat_model": threat, "eps": e, "steps": s, "n": n}) for e, s in points}
+    return [r for r in read_metrics(results) if key(r) in wanted]
+
+
+def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -> list[dict[str, Any]]:
+    """The three gradient-masking checks on a sweep's rows (those that the rows allow)."""
+    checks = []
+    by_eps = sorted((r for r in rows if r["steps"] == base_steps), key=lambda r: r["eps"])
+    by_steps = sorted((r for r in rows if abs(r["eps"] - base_eps) < 1e-9), key=lambda r: r["steps"])
+    for name, series, field in (("eps", by_eps, "eps"), ("steps", by_steps, "steps")):
+        if len(series) > 1:
+            drops = [(a, b) for a, b in zip(series, series[1:]) if b["error_rate"] < a["error_rate"]]
+            checks.append({"check": f"error does not fall as {name} grows", "passed": not drops,
+                           "detail": "; ".join(f"{_label(field, r[field])}: {100 * r['error_rate']:.2f}%" for r in series)})
+    unbounded = [r for r in by_eps if r["eps"] >= 1.0]
+    if unbounded:
+        error = unbounded[-1]["error_rate"]
+        checks.append({"check": f"an unbounded budget (eps = 255/255) reaches at least {100 * UNBOUNDED_ERROR:.0f}% error",
+                       "passed": error >= UNBOUNDED_ERROR, "detail": f"{100 * error:.2f}%"})
+    return checks
+
+
+def format_sweep(rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
+    from .eval_sanity import format_checks
+
+    lines = ["| eps | steps | n | error | seconds |", "|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["steps"], r["eps"])):
+        lines.append(f"| {_label('eps', r['eps'])} | {r['steps']} | {r['n']} | {100 * r['error_rate']:.2f}% | {r['seconds']:.1f} |")
+    return "\n".join(lines) + "\n\ngradient-masking checks:\n" + format_checks(checks)
+
+
+def _label(field: str, value: float) -> str:
+    return f"{value * 255:g}/255" if field == "eps" else str(value)
