@@ -24,6 +24,19 @@ def zoo_env(tmp_path, monkeypatch):
     return zoo
 
 
+@pytest.fixture
+def classifier_run(tmp_path) -> list[str]:
+    """A random ResNet-20 train-classifier folder, and the start of an evaluate command on it."""
+    run = tmp_path / "clf"
+    run.mkdir()
+    torch.manual_seed(0)
+    save_file(build_classifier(CLASSIFIER).state_dict(), str(run / "model.safetensors"))
+    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
+    base = ["evaluate", "--classifier-run", str(run), "--classifier-config", str(tmp_path / "clf.yaml"), "--embedded",
+            "--n", "4", "--batch-size", "4", "--attacks", "pgd_n", "--steps", "1", "--precision", "fp32"]
+    return base
+
+
 def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tmp_path, capsys):
     out = tmp_path / "results.jsonl"
     argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
@@ -44,14 +57,8 @@ def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tm
     assert training_main(argv) == 1  # without --resume, existing results are not mixed with new ones
 
 
-def test_a_bare_classifier_run_is_evaluated_without_a_denoiser(tmp_path, capsys):
-    run = tmp_path / "clf"
-    run.mkdir()
-    torch.manual_seed(0)
-    save_file(build_classifier(CLASSIFIER).state_dict(), str(run / "model.safetensors"))
-    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
-    base = ["evaluate", "--classifier-run", str(run), "--classifier-config", str(tmp_path / "clf.yaml"), "--embedded",
-            "--n", "4", "--batch-size", "4", "--attacks", "pgd_n", "--steps", "1", "--precision", "fp32"]
+def test_a_bare_classifier_run_is_evaluated_without_a_denoiser(classifier_run, tmp_path, capsys):
+    base = classifier_run
     assert training_main(base + ["--threat", "bare", "--out", str(tmp_path / "bare.jsonl")]) == 0
     assert read_metrics(tmp_path / "bare.jsonl")[0]["threat_model"] == "bare"
     assert training_main(base + ["--threat", "oblivious", "--out", str(tmp_path / "x.jsonl")]) == 1
@@ -91,14 +98,8 @@ def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
     assert records["whitebox"]["crafted_for"] == ["whitebox"]
 
 
-def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(tmp_path, capsys):
-    run = tmp_path / "clf"
-    run.mkdir()
-    torch.manual_seed(0)
-    save_file(build_classifier(CLASSIFIER).state_dict(), str(run / "model.safetensors"))
-    (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
-    base = ["evaluate", "--classifier-run", str(run), "--classifier-config", str(tmp_path / "clf.yaml"), "--embedded",
-            "--n", "4", "--batch-size", "4", "--attacks", "pgd_n", "--steps", "1", "--precision", "fp32"]
+def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(classifier_run, tmp_path, capsys):
+    base = classifier_run
     assert training_main(base + ["--purifier", "jpeg", "--threat", "bare,oblivious", "--out", str(tmp_path / "j.jsonl")]) == 0
     records = read_metrics(tmp_path / "j.jsonl")
     assert {r["release"] for r in records} == {"clf+jpeg"} and {r["threat_model"] for r in records} == {"bare", "oblivious"}
