@@ -64,6 +64,7 @@ def sweep(
     sample = data.subset(n)
     key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731
     done = {key(r) for r in read_metrics(results)} if results.exists() else set()
+    commit = code_commit()
     with MetricsLog(results) as log:
         for eps, steps in points:
             row = {"release": release, "attack": attack, "threat_model": threat, "eps": eps, "steps": steps, "n": n}
@@ -80,7 +81,7 @@ def sweep(
                     with torch.no_grad():
                         wrong += int((judged(x_adv).argmax(1) != y).sum())
             log.log(**row, params=built.params, errors=wrong, error_rate=wrong / n, seed=seed, precision=prec,
-                    seconds=round(time.perf_counter() - tick, 2), code_commit=code_commit())
+                    seconds=round(time.perf_counter() - tick, 2), code_commit=commit)
     wanted = {key({"release": release, "attack": attack, "threat_model": threat, "eps": e, "steps": s, "n": n}) for e, s in points}
     return [r for r in read_metrics(results) if key(r) in wanted]
 

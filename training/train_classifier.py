@@ -95,6 +95,7 @@ def train_classifier(
 
 def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_root: str | Path, resume: bool,
                       stop_after_steps: int | None) -> dict[str, Any]:
+    commit = code_commit()  # the code that starts the run, not whatever is checked out when it ends
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
     test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
@@ -165,7 +166,7 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
         model.eval()
         result |= {
             "test_accuracy": accuracy(model, test, config.eval_batch_size, precision, config.channels_last),
-            "test_examples": len(test), "precision": precision, "code_commit": code_commit(),
+            "test_examples": len(test), "precision": precision, "code_commit": commit,
             "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
             "config": config_dict(config),
         }

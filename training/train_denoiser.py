@@ -143,6 +143,7 @@ def train_denoiser(
 def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: str | Path,
                     classifier_weights: str | Path, classifier_config: ClassifierConfig, cafa_dir: str | Path | None,
                     resume: bool, stop_after_steps: int | None, init_denoiser: str | None) -> dict[str, Any]:
+    commit = code_commit()  # the code that starts the run, not whatever is checked out when it ends
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     classifier_sha256 = sha256_of(classifier_weights)
     pairs = _load_pairs(config, data_root, cafa_dir, classifier_sha256)
@@ -249,7 +250,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
             "classifier_sha256": classifier_sha256, "training_pairs": len(pairs), "initial_denoiser": init_provenance,
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
-            "code_commit": code_commit(), "config": config_dict(config),
+            "code_commit": commit, "config": config_dict(config),
         }
         weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
         save_canonical(weights, out / WEIGHTS, {"architecture": "dunet", "architecture_args": denoiser_args(config),
