@@ -58,3 +58,12 @@ def test_threat_table_puts_each_threat_model_in_a_column(tmp_path, capsys):
         "| pgd_n | 100.00 (10) | 20.00 (10) | 90.00 (10) |\n"
         "| cafa | 80.00 (10) | 30.00 (10) | - |\n")
     assert training_main(["report", str(results), "--release", "absent"]) == 1
+
+
+def test_a_pgd_far_below_autoattack_is_flagged_as_masked_gradients(tmp_path):
+    results = tmp_path / "r.jsonl"
+    write(results, [cell("m", "pgd_n", "bare", 0, 7, 1), cell("m", "autoattack", "bare", 0, 10, 1),
+                    cell("m", "pgd_n", "oblivious", 0, 5, 1), cell("m", "autoattack", "oblivious", 0, 6, 1)])
+    checks = {c["check"]: c["passed"] for c in sanity_checks(summarize(results, "m"))}
+    assert checks["bare: PGD within 10 points of AutoAttack (else CE gradients are masked)"] is False
+    assert checks["oblivious: PGD within 10 points of AutoAttack (else CE gradients are masked)"] is True

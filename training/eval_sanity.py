@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+MASKING_GAP = 0.10  # AutoAttack finding this much more than PGD-CE on the same model points to masked gradients
+
 
 def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each check: name, passed, detail. A failed check does not prove a bug, but must be explained."""
@@ -27,6 +29,13 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "check": f"{attack}: reported with both BPDA and white-box (take the stronger as the robust number)",
                 "passed": True,
                 "detail": f"bpda {100 * r['error_rate']:.2f}%, white-box {100 * by_key[(attack, 'whitebox')]['error_rate']:.2f}%",
+            })
+        if attack == "pgd_n" and ("autoattack", threat) in by_key:
+            strong = by_key[("autoattack", threat)]
+            checks.append({
+                "check": f"{threat}: PGD within {100 * MASKING_GAP:.0f} points of AutoAttack (else CE gradients are masked)",
+                "passed": strong["error_rate"] - r["error_rate"] <= MASKING_GAP,
+                "detail": f"PGD {100 * r['error_rate']:.2f}%, AutoAttack {100 * strong['error_rate']:.2f}%",
             })
     return checks
 
