@@ -29,7 +29,8 @@ DENOISER_YAML = ("dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\
 @pytest.fixture
 def chain(tmp_path, monkeypatch):
     """train-classifier -> export-classifier (package, fp16) -> train-denoiser against that release, by name."""
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks run fastest on one thread; restored below, as later tests compare bits
     write_binary_cifar(tmp_path / "data" / "cifar-10-batches-bin", n_per_batch=4)
     (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
     (tmp_path / "den.yaml").write_text(DENOISER_YAML)
@@ -44,7 +45,8 @@ def chain(tmp_path, monkeypatch):
                           "--classifier-config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "den")]) == 0
     export = ["export-defended", "--run", str(tmp_path / "den"), "--config", str(tmp_path / "den.yaml"), "--classifier",
               "tiny_r20", "--release", "tiny_cafd", "--manifest", str(manifest), "--out", str(package), "--dtype", "float16"]
-    return tmp_path, export
+    yield tmp_path, export
+    torch.set_num_threads(threads)
 
 
 def test_the_release_loads_and_computes_what_was_trained(chain, capsys):
