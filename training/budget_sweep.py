@@ -16,15 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from cafd_zoo.data import ImageSet
 from cafd_zoo.evaluation import attack_target, judged_model
 from cafd_zoo.models import DefendedClassifier
-from cafd_zoo.precision import autocast, resolve_precision
+from cafd_zoo.precision import resolve_precision
 
 from .code_version import code_commit
 from .eval_attacks import build_attack
+from .evaluate import count_errors
 from .metrics_log import MetricsLog, read_metrics
 
 UNBOUNDED_ERROR = 0.99  # what "reaches 100%" allows: a few images may sit exactly on a tie
@@ -71,15 +70,10 @@ def sweep(
             if key(row) in done:
                 continue
             built = build_attack(attack, eps=eps, steps=steps, seed=seed, step_size=pgd_step_size(eps, steps))
-            tick, wrong = time.perf_counter(), 0
-            for b, first in enumerate(range(0, n, batch_size)):
-                x, y = sample.batch(slice(first, min(first + batch_size, n)))
-                x, y = x.to(device), y.to(device)
-                generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + b)
-                with autocast(prec, device):  # type: ignore[arg-type]
-                    x_adv = built.run(target, x, y, generator)
-                    with torch.no_grad():
-                        wrong += int((judged(x_adv).argmax(1) != y).sum())
+            tick = time.perf_counter()
+            wrong = count_errors(built, target, {threat: judged}, sample, 0, n, batch_size=batch_size,
+                                 seed_base=seed * 1_000_003, device=device, precision=prec,
+                                 clean=False)[0][threat]
             log.log(**row, params=built.params, errors=wrong, error_rate=wrong / n, seed=seed, precision=prec,
                     seconds=round(time.perf_counter() - tick, 2), code_commit=commit)
     wanted = {key({"release": release, "attack": attack, "threat_model": threat, "eps": e, "steps": s, "n": n}) for e, s in points}

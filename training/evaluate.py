@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -18,7 +18,7 @@ from cafd_zoo.models import DefendedClassifier
 from cafd_zoo.precision import autocast, resolve_precision
 
 from .code_version import code_commit
-from .eval_attacks import build_attack
+from .eval_attacks import Attack, build_attack
 from .metrics_log import MetricsLog, read_metrics
 from .progress import progress
 
@@ -43,6 +43,40 @@ def threats_by_target(threats: Iterable[str], model: DefendedClassifier) -> list
         else:
             groups.append((target, [threat]))
     return groups
+
+
+def count_errors(
+    attack: Attack,
+    target: torch.nn.Module,
+    judges: dict[str, torch.nn.Module],
+    sample: ImageSet,
+    start: int,
+    end: int,
+    *,
+    batch_size: int,
+    seed_base: int,
+    device: torch.device,
+    precision: str,
+    clean: bool = True,
+    on_batch: Callable[[int], object] | None = None,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Craft ``attack`` on ``target`` for images ``start:end`` of ``sample`` (batch b seeded ``seed_base + b``)
+    and count, per judge, the adversarial and (with ``clean``) the clean images it gets wrong."""
+    wrong, clean_wrong = dict.fromkeys(judges, 0), dict.fromkeys(judges, 0)
+    for b, first in enumerate(range(start, end, batch_size)):
+        x, y = sample.batch(slice(first, min(first + batch_size, end)))
+        x, y = x.to(device), y.to(device)
+        generator = torch.Generator(device=device).manual_seed(seed_base + b)
+        with autocast(precision, device):  # type: ignore[arg-type]
+            x_adv = attack.run(target, x, y, generator)
+            with torch.no_grad():
+                for name, judge in judges.items():
+                    wrong[name] += int((judge(x_adv).argmax(1) != y).sum())
+                    if clean:
+                        clean_wrong[name] += int((judge(x).argmax(1) != y).sum())
+        if on_batch is not None:
+            on_batch(len(y))
+    return wrong, clean_wrong
 
 
 def evaluate(
@@ -85,18 +119,9 @@ def evaluate(
                         bar.update(size)
                         continue
                     tick = time.perf_counter()
-                    wrong, clean_wrong = dict.fromkeys(todo, 0), dict.fromkeys(todo, 0)
-                    for b, first in enumerate(range(start, start + size, batch_size)):
-                        x, y = sample.batch(slice(first, min(first + batch_size, start + size)))
-                        x, y = x.to(device), y.to(device)
-                        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + shard * 1009 + b)
-                        with autocast(prec, device):  # type: ignore[arg-type]
-                            x_adv = attack.run(target, x, y, generator)
-                            with torch.no_grad():
-                                for threat in todo:
-                                    wrong[threat] += int((judges[threat](x_adv).argmax(1) != y).sum())
-                                    clean_wrong[threat] += int((judges[threat](x).argmax(1) != y).sum())
-                        bar.update(len(y))
+                    wrong, clean_wrong = count_errors(attack, target, {t: judges[t] for t in todo}, sample, start, start + size,
+                                                      batch_size=batch_size, seed_base=seed * 1_000_003 + shard * 1009,
+                                                      device=device, precision=prec, on_batch=bar.update)
                     seconds = round(time.perf_counter() - tick, 2)
                     for threat in todo:
                         log.log(release=release, attack=attack_name, params=attack.params, threat_model=threat, shard=shard,
