@@ -23,8 +23,9 @@ def classifier_weights(run_or_release: str | Path) -> Path:
 
     name = str(run_or_release)
     if name not in list_models():
+        classifiers = [m for m in list_models() if model_info(m)["kind"] == "classifier"]
         raise FileNotFoundError(f"--classifier-run {name!r} is neither a folder nor a zoo release "
-                                f"(classifier releases: {', '.join(list_models('*')) or 'none'})")
+                                f"(classifier releases: {', '.join(classifiers) or 'none'})")
     info = model_info(name)
     if info["kind"] != "classifier":
         raise ValueError(f"{name!r} is a {info['kind']} release; --classifier-run takes a classifier release")
