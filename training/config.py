@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .adversarial import AdversarialTraining, adversarial_from_dict
 from .lr_schedule import Schedule
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ class ClassifierConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     check_md5: bool = True
+    adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/adversarial.py)
 
 
 def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
@@ -55,6 +57,8 @@ def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
     for key in ("mean", "std"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
+    if cls is ClassifierConfig and values.get("adversarial") is not None:
+        values["adversarial"] = adversarial_from_dict(values["adversarial"], f"{where}: adversarial")
     try:
         return cls(**values)
     except TypeError as exc:
@@ -73,9 +77,13 @@ def load_config(path: str | Path, cls: type[T] = ClassifierConfig) -> T:  # type
     return _build(cls, raw, str(path))
 
 
+ADDED_LATER = ("adversarial",)  # left out while unset, so records written before these fields existed still match
+
+
 def config_dict(config: Any) -> dict[str, Any]:
-    """A JSON-able copy of a config, for logs and checkpoints."""
-    return json_safe(dataclasses.asdict(config))
+    """A JSON-able copy of a config, for logs and checkpoints (checkpoints, results and CAFA shards compare it)."""
+    values = json_safe(dataclasses.asdict(config))
+    return {k: v for k, v in values.items() if not (k in ADDED_LATER and v is None)}
 
 
 def json_safe(value: Any) -> Any:

@@ -49,9 +49,13 @@ def export_classifier(
     if machine:
         metric["machine"] = machine
     commit = code_commit or result.get("code_commit")
-    spec = ReleaseSpec(
+    known = json.loads(Path(manifest_path).read_text())["releases"].get(release, {}) if Path(manifest_path).exists() else {}
+    defense = "no defense" if config.adversarial is None else f"trained on {config.adversarial.attack.upper()} examples"
+    default_summary = f"A {config.architecture} {DATASET_NAMES[config.dataset]} classifier ({defense})."
+    spec = ReleaseSpec(  # a summary and deviations the manifest already holds for this release are kept
         kind="classifier", dataset=config.dataset, num_classes=config.num_classes,
-        summary=summary or f"A {config.architecture} {DATASET_NAMES[config.dataset]} classifier (no defense).",
+        summary=summary or known.get("summary") or default_summary,
+        deviations=known.get("deviations") or {"from_paper": [], "from_official_code": []},
         metrics=[metric],
         training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
                   "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} --release {release}"]},

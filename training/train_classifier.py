@@ -1,4 +1,5 @@
-"""Train a target classifier (VGG-19, ResNet-50, WRN-28-k, ResNet-20) on CIFAR-10 or SVHN.
+"""Train a target classifier (VGG-19, ResNet-50, WRN-28-k, ResNet-20) on CIFAR-10 or SVHN; with an
+``adversarial:`` block in the config, each batch is first replaced by its PGD (AT) or ROA (DOA) copy.
 
 Resumable to the step: the sample order, the augmentation and the learning rate are pure
 functions of (seed, epoch, step), and a checkpoint (atomic, every ``checkpoint_every`` steps, at
@@ -22,6 +23,7 @@ from cafd_zoo.data import ImageSet, load_dataset, random_crop_flip
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
+from .adversarial import adversarial_batch, attack_generator
 from .code_version import code_commit
 from .checkpoint import save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
@@ -137,9 +139,13 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
         x = _augment(x, config, step, world.rank).to(world.device)
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        y = y.to(world.device)
+        if config.adversarial is not None:  # AT / DOA: the batch becomes its copy attacked against these weights
+            x = adversarial_batch(config.adversarial, model, x, y, precision=precision,
+                                  generator=attack_generator(config.seed, step, world.rank, world.device))
         with autocast(precision, world.device):
             logits = net(x)
-        loss = F.cross_entropy(logits.float(), y.to(world.device), label_smoothing=config.label_smoothing)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
