@@ -21,7 +21,7 @@ def test_architectures_handles_denoisers_and_class_counts(capsys):
 
 def test_unknown_pattern_is_an_error_that_lists_names(capsys):
     assert main(["architectures", "alexnet*"]) == 2
-    assert "known: dunet" in capsys.readouterr().err
+    assert "known: ape_gan_discriminator, ape_gan_generator, dunet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["architectures", "--help"]])

@@ -21,7 +21,8 @@ def n_params(m: torch.nn.Module) -> int:
 
 
 def test_registry_lists_every_architecture():
-    assert set(list_architectures()) == set(PARAMS_10_CLASSES) | {"dunet", "vgg_discriminator"}
+    assert set(list_architectures()) == set(PARAMS_10_CLASSES) | {"dunet", "vgg_discriminator", "ape_gan_generator",
+                                                                  "ape_gan_discriminator"}
     assert list_architectures("wrn*") == ["wrn28_10", "wrn28_20"]
 
 

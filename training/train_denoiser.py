@@ -13,6 +13,9 @@ Deviations from the official loop, each numerically neutral for C's update: C ru
 iteration (the official code runs it again for the C step; D's step does not change C, so x^ is
 the same, but C's BN running statistics are updated once, not twice); D's parameters take no
 gradient in C's step (the official code computes and later discards them).
+
+A BaselineDenoiserConfig (``method: hgd`` or ``ape_g``) trains a baseline with the same loop, data,
+checkpoints and probe; only the networks and the step differ (training/baseline_steps.py).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
 
+from .baseline_steps import baseline_train_step
 from .checkpoint import save_checkpoint, training_state
 from .code_version import code_commit
 from .config import ClassifierConfig, config_dict
@@ -50,6 +54,7 @@ from .purification_eval import attacked_probe_set, evaluate_purification
 from .resumable_order import ResumableSampler
 from .safetensors_io import save_canonical
 from .train_classifier import _gather_fingerprints, build_classifier
+from .training_attacks import check_shard_attack
 
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "denoiser.safetensors"
@@ -63,19 +68,29 @@ def load_frozen_classifier(weights: str | Path, config: ClassifierConfig, device
     return model.to(device).eval().requires_grad_(False)
 
 
+def denoiser_architecture(config: DenoiserConfig) -> str:
+    """The registered architecture of the config's denoiser: DUNET (CAFD, HGD) or APE-G's generator."""
+    return "ape_gan_generator" if config.method == "ape_g" else "dunet"
+
+
 def denoiser_args(config: DenoiserConfig) -> dict[str, Any]:
-    """The ``dunet`` builder's arguments for this config (also stored in the weights' metadata)."""
+    """The denoiser builder's arguments for this config (also stored in the weights' metadata)."""
+    if config.method == "ape_g":
+        return {"width": config.denoiser_width}
     return {"width": config.denoiser_width, "decoder": config.denoiser_decoder,
             "bn_momentum": config.denoiser_bn_momentum}
 
 
 def build_discriminator(config: DenoiserConfig) -> nn.Module:
-    """D of the config: the official VGG-style discriminator at ``discriminator_width``."""
+    """D of the config: the official VGG-style discriminator at ``discriminator_width`` (APE-G: its own D)."""
+    if config.method == "ape_g":
+        return create_model("ape_gan_discriminator", width=config.discriminator_width)
     return create_model("vgg_discriminator", num_feat=config.discriminator_width)
 
 
 def _adam(module: nn.Module, config: DenoiserConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.adam_betas,
+                            weight_decay=config.weight_decay)
 
 
 @contextlib.contextmanager
@@ -105,6 +120,7 @@ def _load_pairs(config: DenoiserConfig, data_root: str | Path, cafa_dir: str | P
         if cafa_dir is None:
             raise ValueError("adversarial_source 'offline' needs the CAFA shard folder (cafa_dir / --cafa-dir), made "
                              "by `python -m training craft-cafa`; or set adversarial_source: online")
+        check_shard_attack(cafa_dir, config.training_attack)
         pairs = offline_pairs(cafa_dir, train, classifier_sha256)
     else:
         pairs = online_pairs(train)
@@ -150,12 +166,13 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     classifier = load_frozen_classifier(classifier_weights, classifier_config, world.device)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    denoiser = create_model("dunet", **denoiser_args(config))
+    denoiser = create_model(denoiser_architecture(config), **denoiser_args(config))
     init_provenance = None
     if init_denoiser is not None:
         state, arguments, init_provenance = load_initial_denoiser(init_denoiser)
         if arguments != denoiser_args(config):
-            raise ValueError(f"{init_denoiser} is a dunet{arguments}, the config builds dunet{denoiser_args(config)}: "
+            raise ValueError(f"{init_denoiser} is a dunet{arguments}, the config builds "
+                             f"{denoiser_architecture(config)}{denoiser_args(config)}: "
                              "set denoiser_width / denoiser_decoder / denoiser_bn_momentum to match")
         denoiser.load_state_dict(state, strict=True)
     denoiser = denoiser.to(world.device)
@@ -223,8 +240,12 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             with autocast(precision, world.device):
                 x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
             x_adv = x_adv.float()
-        losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
-                             caf_loss, x_nat, to_device(x_adv))
+        if config.method == "cafd":
+            losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
+                                 caf_loss, x_nat, to_device(x_adv))
+        else:
+            losses = baseline_train_step(config, precision, world.device, net_c, net_d,  # type: ignore[arg-type]
+                                         discriminator, optimizer_c, optimizer_d, classifier, x_nat, to_device(x_adv))
         return lambda: _loggable(losses, labels) | {"lr": lr}
 
     def end_epoch() -> None:
@@ -253,7 +274,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             "code_commit": commit, "config": config_dict(config),
         }
         weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
-        save_canonical(weights, out / WEIGHTS, {"architecture": "dunet", "architecture_args": denoiser_args(config),
+        save_canonical(weights, out / WEIGHTS, {"architecture": denoiser_architecture(config),
+                                                "architecture_args": denoiser_args(config),
                                                 "classifier_sha256": classifier_sha256, "clamp": config.clamp})
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         if log is not None:
