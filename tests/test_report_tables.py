@@ -1,0 +1,125 @@
+"""Tables 2 and 3 from small hand-written results files: exact Markdown, "—" for what no file holds."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.__main__ import main as training_main
+from training.report_tables import describe, load_cells, table2
+
+PGD10 = {"norm": "Linf", "eps": 8 / 255, "steps": 10, "step_size": 2 / 255, "random_start": True}
+PGD20 = dict(PGD10, steps=20)
+DDN = {"norm": "L2", "budget": "none (minimum norm)", "steps": 100, "gamma": 0.05}
+SURROGATE = {"source": "runs/cafd_prime", "sha256": "ab" * 32}
+
+
+def cell(release, attack, threat, shard, errors, clean_errors, *, n=10, params=PGD20, commit="0123456789abcdef"):
+    return {"time": 0, "release": release, "attack": attack, "params": params, "threat_model": threat, "shard": shard,
+            "first_index": shard * n, "n": n, "errors": errors, "clean_errors": clean_errors, "error_rate": errors / n,
+            "clean_error": clean_errors / n, "seed": 0, "precision": "fp32", "seconds": 1.0, "code_commit": commit}
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_table2_rows_are_each_target_model_without_and_with_its_defense(tmp_path, capsys):
+    vgg = write(tmp_path / "vgg.jsonl", [
+        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 10, 1), cell("cafd_vgg19_cifar10", "pgd_n", "bare", 1, 9, 0),
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 1, 1, 2),
+        cell("cafd_vgg19_cifar10", "ddn", "oblivious", 0, 3, 1, params=DDN),  # its bare cell was never run
+        {"release": "cafd_vgg19_cifar10", "attack": "pgd_n", "threat_model": "bare", "eps": 0.1, "steps": 20, "n": 5,
+         "errors": 5, "error_rate": 1.0},  # a sweep point in the same file: not a table cell
+    ])
+    resnet = write(tmp_path / "resnet.jsonl", [
+        cell("cafd_resnet50_cifar10", "pgd_n", "bare", 0, 40, 4, n=50, commit="fedcba9876543210-dirty"),
+        cell("cafd_resnet50_cifar10", "pgd_n", "oblivious", 0, 20, 6, n=50, commit="fedcba9876543210-dirty"),
+    ])
+    out = tmp_path / "t2.md"
+    assert training_main(["report", "--table", "2", str(vgg), str(resnet), str(vgg), "--out", str(out)]) == 0
+    expected = (
+        "Table 2: error rate (%) of each target model without and with the defense, under attacks crafted on the "
+        "target model (oblivious to the defense)\n\n"
+        "| target model | clean | pgd_n | ddn |\n|---|---:|---:|---:|\n"
+        "| VGG-19 | 5.00 | 95.00 | — |\n"
+        "| VGG-19 + CAFD | 15.00 | 15.00 | 30.00 |\n"
+        "| ResNet-50 | 8.00 | 80.00 | — |\n"
+        "| ResNet-50 + CAFD | 12.00 | 40.00 | — |\n\n"
+        "n (the first n test images): 20 (2 cells), 10 (1 cell), 50 (2 cells)  \n"
+        "eps (L-inf budget): 8/255 (4 cells), none (minimum-norm L2) (1 cell)  \n"
+        "code commit: 0123456 (3 cells), fedcba9-dirty (2 cells)\n")
+    assert out.read_text() == expected  # the vgg file given twice counts once
+    assert capsys.readouterr().out == expected
+
+
+def test_table2_shares_a_target_row_only_between_equal_measurements(tmp_path):
+    results = write(tmp_path / "r.jsonl", [
+        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 9, 1), cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 2),
+        cell("jpeg75_vgg19_cifar10", "pgd_n", "bare", 0, 9, 1),
+        cell("jpeg75_vgg19_cifar10", "pgd_n", "oblivious", 0, 5, 2),
+        cell("tvm_vgg19_cifar10", "pgd_n", "bare", 0, 8, 1), cell("tvm_vgg19_cifar10", "pgd_n", "oblivious", 0, 6, 3),
+        cell("at_vgg19_cifar10", "pgd_n", "bare", 0, 5, 2),  # an adversarially trained classifier, no defense in front
+    ])
+    assert table2([results]).split("\n\n")[1] == (
+        "| target model | clean | pgd_n |\n|---|---:|---:|\n"
+        "| VGG-19 | 10.00 | 90.00 |\n| VGG-19 + CAFD | 20.00 | 20.00 |\n| VGG-19 + JPEG | 20.00 | 50.00 |\n"
+        "| VGG-19 (tvm_vgg19_cifar10) | 10.00 | 80.00 |\n| VGG-19 (tvm_vgg19_cifar10) + TVM | 30.00 | 60.00 |\n"
+        "| VGG-19 (AT) | 20.00 | 50.00 |")
+
+
+def test_table3_rows_are_threat_models_and_an_attack_run_twice_gets_two_columns(tmp_path, capsys):
+    results = write(tmp_path / "r.jsonl", [
+        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 5, 1, params=PGD10),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 6, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "whitebox", 0, 10, 1),
+        cell("cafd_vgg19_cifar10", "ddn", "whitebox", 0, 9, 1, params=DDN),
+        cell("cafd_vgg19_cifar10", "pgd_n", "graybox", 0, 4, 1, params=dict(PGD20, surrogate=SURROGATE, eot=1)),
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 10, 1),  # the bare classifier: not a row of Table 3
+        cell("hgd_vgg19_cifar10", "pgd_n", "whitebox", 0, 10, 2),
+    ])
+    assert training_main(["report", "--table", "3", str(results), "--threat", "bpda,whitebox,graybox",
+                          "--label", "hgd_vgg19_cifar10=VGG-19:HGD′ (PGD-20)"]) == 0
+    assert capsys.readouterr().out == (
+        "Table 3: error rate (%) of each defended model under adaptive attacks\n\n"
+        "| defended model | threat model | pgd_n, 10 steps | pgd_n, 20 steps | ddn |\n|---|---|---:|---:|---:|\n"
+        "| CAFD + VGG-19 | BPDA | 50.00 | 60.00 | — |\n"
+        "| CAFD + VGG-19 | full white-box | — | 100.00 | 90.00 |\n"
+        "| CAFD + VGG-19 | gray-box (surrogate) | — | 40.00 | — |\n"
+        "| HGD′ (PGD-20) + VGG-19 | BPDA | — | — | — |\n"
+        "| HGD′ (PGD-20) + VGG-19 | full white-box | — | 100.00 | — |\n"
+        "| HGD′ (PGD-20) + VGG-19 | gray-box (surrogate) | — | — | — |\n\n"
+        "n (the first n test images): 10 (every cell)  \n"
+        "eps (L-inf budget): 8/255 (5 cells), none (minimum-norm L2) (1 cell)  \n"
+        "code commit: 0123456 (every cell)  \n"
+        f"gray-box surrogate: runs/cafd_prime (sha256 {'ab' * 6}) (1 cell)\n")
+    # by default: every threat model found but bare, in the order bare, oblivious, bpda, whitebox, graybox
+    assert training_main(["report", "--table", "3", str(results), "--attacks", "ddn"]) == 0
+    assert "| CAFD + VGG-19 | oblivious | — |\n| CAFD + VGG-19 | BPDA | — |\n" in capsys.readouterr().out
+
+
+def test_cells_that_do_not_add_up_are_refused(tmp_path, capsys):
+    a = write(tmp_path / "a.jsonl", [cell("m", "pgd_n", "whitebox", 0, 5, 1)])
+    b = write(tmp_path / "b.jsonl", [cell("m", "pgd_n", "whitebox", 0, 6, 1)])
+    with pytest.raises(ValueError, match="other numbers"):
+        load_cells([a, b])
+    two_surrogates = write(tmp_path / "c.jsonl", [
+        cell("m", "pgd_n", "graybox", 0, 5, 1, params=dict(PGD20, surrogate=SURROGATE)),
+        cell("m", "pgd_n", "graybox", 1, 5, 1, params=dict(PGD20, surrogate=dict(SURROGATE, sha256="cd" * 32)))])
+    with pytest.raises(ValueError, match="different surrogate"):
+        table2([two_surrogates])
+    assert training_main(["report", str(a), str(b)]) == 1  # Table 1 reads one file
+    assert "--table 2 or 3 takes several" in capsys.readouterr().err
+    assert training_main(["report", "--table", "2", str(a), "--label", "m=VGG-19"]) == 1
+    assert "RELEASE=TARGET:DEFENSE" in capsys.readouterr().err
+
+
+def test_release_names_give_target_model_defense_and_data_set():
+    assert describe("cafd_vgg19_cifar10") == ("VGG-19", "CAFD", "CIFAR-10")
+    assert describe("jpeg75_resnet50_svhn") == ("ResNet-50", "JPEG", "SVHN")
+    assert describe("vgg19_cifar10_short+cafd_prime_denoiser_vgg19_cifar10") == ("VGG-19", "CAFD′", "CIFAR-10")
+    assert describe("wrn28_20_cifar10+jpeg_diff:75") == ("WRN-28-20", "JPEG (differentiable)", "CIFAR-10")
+    assert describe("mystery", {"mystery": ("Net", "Shield")}) == ("Net", "Shield", "")
