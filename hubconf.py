@@ -15,6 +15,16 @@ dependencies = ["torch", "torchvision", "safetensors", "huggingface_hub", "timm"
 
 
 @_document
+def apeg_vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """The APE-G baseline (Jin et al., ICASSP 2019): the APE-GAN generator, trained against its discriminator on non-targeted CW-L2 examples of a VGG-19, in front of that VGG-19 CIFAR-10 classifier."""
+    return _load("apeg_vgg19_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def at_vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """The AT baseline: a VGG-19 CIFAR-10 classifier adversarially trained on L-inf PGD examples (Madry et al., ICLR 2018; eps 8/255, 10 steps of 2/255), with no purifier."""
+    return _load("at_vgg19_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
 def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
     """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for fine-tuning."""
     return _load("cafd_denoiser_cifar10", pretrained=pretrained, **kwargs)
@@ -58,6 +68,16 @@ def cafd_wrn28_20_cifar10(pretrained: bool = True, **kwargs):
 def cafd_wrn28_20_svhn(pretrained: bool = True, **kwargs):
     """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 SVHN (cropped digits) classifier."""
     return _load("cafd_wrn28_20_svhn", pretrained=pretrained, **kwargs)
+
+@_document
+def doa_vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """The DOA baseline: a VGG-19 CIFAR-10 classifier trained on rectangular occlusion attacks (Wu, Tong and Vorobeychik, ICLR 2020; 7x7 gray patch placed by exhaustive search, then optimised inside), with no purifier."""
+    return _load("doa_vgg19_cifar10", pretrained=pretrained, **kwargs)
+
+@_document
+def hgd_vgg19_cifar10(pretrained: bool = True, **kwargs):
+    """The HGD baseline (Liao et al., CVPR 2018): a DUNET with HGD's decoder trained with the logit-guided loss (LGD) of a frozen VGG-19 on non-targeted CW-L2 examples, in front of that VGG-19 CIFAR-10 classifier."""
+    return _load("hgd_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 @_document
 def resnet20_cifar10(pretrained: bool = True, **kwargs):

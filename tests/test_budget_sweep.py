@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from training.__main__ import main as training_main
-from training.budget_sweep import pgd_step_size, sweep_checks, sweep_points
+from training.budget_sweep import pgd_step_size, sweep, sweep_checks, sweep_points
 from training.metrics_log import read_metrics
 
 from .hub_fixtures import NAME, build_tiny_zoo
@@ -42,3 +42,9 @@ def test_a_sweep_runs_end_to_end_and_a_rerun_skips_finished_points(tmp_path, mon
     assert points == {(2, 3), (255, 3), (8, 1), (8, 3)}  # the eps series at 3 steps, the steps series at 8/255
     assert training_main(argv) == 0
     assert len(read_metrics(out)) == 4  # nothing recomputed
+
+
+@pytest.mark.parametrize("attack", ["ddn", "sta", "fwa", "roa"])
+def test_a_sweep_refuses_attacks_without_an_linf_eps(attack, tmp_path):
+    with pytest.raises(ValueError, match="sweep varies an L-inf eps"):
+        sweep(None, "r", None, tmp_path / "s.jsonl", attack=attack, threat="bare", points=[(8 / 255, 5)], n=1)

@@ -34,12 +34,20 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
 
 def _craft_cafa(args: argparse.Namespace) -> int:
+    """craft-cafa, and craft-adversarial (which names its --attack)."""
     from .config import load_config
     from .craft_cafa import craft_cafa
+    from .training_attacks import training_attack
 
+    attack, preset, steps = None, args.preset, args.steps
+    if getattr(args, "attack", None):
+        in_255 = {k: None if getattr(args, k) is None else getattr(args, k) / 255 for k in ("eps", "step_size")}
+        attack = training_attack(args.attack, preset=args.preset, steps=args.steps,
+                                 binary_search_steps=args.search_steps, confidence=args.confidence, **in_255)
+        preset, steps = "official", None
     result = craft_cafa(classifier_weights(args.classifier_run), load_config(args.classifier_config), args.data, args.out,
-                        preset=args.preset, steps=args.steps, shard_size=args.shard_size, batch_size=args.batch_size,
-                        limit=args.limit, seed=args.seed, precision=args.precision, device=args.device)
+                        preset=preset, steps=steps, shard_size=args.shard_size, batch_size=args.batch_size,
+                        limit=args.limit, seed=args.seed, precision=args.precision, device=args.device, attack=attack)
     if result["stopped"]:
         print(f"stopped after {result['crafted_shards']} new shard(s); run the same command again to continue")
     else:
@@ -148,9 +156,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     threats = args.threat.split(",")
     model, release, data = _defended_from_args(args, threats)
+    surrogate = None
+    if args.surrogate_denoiser:
+        from .surrogate import load_surrogate
+
+        surrogate = load_surrogate(args.surrogate_denoiser, model)
     rows = evaluate(model, release, data, args.out, attacks=args.attacks.split(","), threats=threats, n=args.n,
                     shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed, eps=args.eps / 255,
-                    precision=args.precision, resume=args.resume)
+                    precision=args.precision, resume=args.resume, surrogate=surrogate, eot=args.eot)
     print(format_summary(rows, release))
     return 0
 
@@ -169,13 +182,66 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _caf_distance(args: argparse.Namespace) -> int:
+    import torch
+
+    from cafd_zoo.data import embedded_cifar10_sample, load_dataset
+
+    from .caf_distance import caf_distance, caf_points, format_caf_distance
+    from .config import load_config
+    from .craft_cafa import load_trained_classifier
+
+    config = load_config(args.classifier_config)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_trained_classifier(classifier_weights(args.classifier_run), config, device)
+    if args.embedded:
+        data = embedded_cifar10_sample()
+    elif args.data:
+        data = load_dataset(config.dataset, args.data, "test", check_md5=config.check_md5)
+    else:
+        raise ValueError("give --data DIR (the test split) or --embedded (the first 1,000 CIFAR-10 test images)")
+    points = caf_points(args.attacks.split(","), [float(e) / 255 for e in args.eps.split(",")], args.steps,
+                        [float(c) for c in args.cw_const.split(",")], args.cw_steps)
+    release = args.release or Path(args.classifier_run).name
+    rows = caf_distance(model, release, data, args.out, points=points, n=args.n, batch_size=args.batch_size,
+                        seed=args.seed, precision=args.precision)
+    print(f"{release}: class activation feature distance and fooling rate, first {args.n} test images\n")
+    print(format_caf_distance(rows), end="")
+    return 0
+
+
+def _figure(args: argparse.Namespace) -> int:
+    from .report_figures import figure3, figure5, figure6
+
+    if args.number == "6":
+        data = figure6(args.results, args.out, eps_min=args.eps_min / 255, eps_max=args.eps_max / 255)
+    elif args.number == "5":
+        attacks = args.attacks.split(",") if args.attacks else None
+        data = figure5(args.results, args.out, threat=args.threat, attacks=attacks)
+    else:
+        data = figure3(args.results, args.out, distance=args.distance)
+    series = len(data.get("lines", data.get("variants", [])))
+    print(f"{args.out}: Figure {args.number}, {series} series; its data in {Path(args.out).with_suffix('.json')}")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .report import table1, threat_table
+    from .report_tables import parse_labels, table2, table3
 
-    if args.release:
-        text = threat_table(args.results, args.release)
+    attacks = args.attacks.split(",") if args.attacks else None
+    if args.table == "2":
+        text = table2(args.results, attacks=attacks, labels=parse_labels(args.label))
+    elif args.table == "3":
+        text = table3(args.results, attacks=attacks, threats=args.threat.split(",") if args.threat else None,
+                      labels=parse_labels(args.label))
+    elif len(args.results) > 1:
+        raise ValueError(f"Table 1 and --release read one results file, got {len(args.results)}; "
+                         "--table 2 or 3 takes several")
+    elif args.release:
+        text = threat_table(args.results[0], args.release)
     else:
-        text = table1(args.results, threat=args.threat, attacks=args.attacks.split(",") if args.attacks else None)
+        text = table1(args.results[0], threat=args.threat or "oblivious", attacks=attacks)
     if args.out:
         Path(args.out).write_text(text)
     print(text, end="")
@@ -188,8 +254,9 @@ def _add_defended_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
     p.add_argument("--classifier-config", help="the YAML config of that classifier")
     p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
-    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75) or tvm (weight 0.003); "
-                   "jpeg:Q sets the quality")
+    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75), jpeg_diff "
+                   "(kornia's differentiable JPEG: a true white-box JPEG) or tvm (weight 0.003); jpeg:Q, jpeg_diff:Q set "
+                   "the quality")
     p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
     p.add_argument("--data", help="data folder with the test split")
     p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
@@ -215,7 +282,8 @@ def _add_denoiser_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="a YAML file from training/configs/denoiser/")
     p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors), or a zoo classifier release such as resnet20_cifar10")
     p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
-    p.add_argument("--cafa-dir", help="the craft-cafa shard folder (for configs with adversarial_source: offline)")
+    p.add_argument("--cafa-dir", "--adversarial-dir", help="the craft-cafa / craft-adversarial shard folder (for "
+                   "configs with adversarial_source: offline; HGD and APE-G configs need one of their training_attack)")
     p.add_argument("--data", required=True, help="data folder of the classifier's data set")
     p.add_argument("--out", required=True, help="run folder for checkpoint, log and weights")
     p.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out")
@@ -280,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", action="append", help="evaluate's results file for --release (becomes the metrics; repeat for several)")
     p.add_argument("--embedded", action="store_true", help="the results were computed with evaluate --embedded")
     _add_export_arguments(p, machine="the machine the evaluation ran on", summary="the manifest's")
-    p.add_argument("--weights-id", help="the denoiser file's manifest key (default: the release's, else dunet<width>_<name>)")
+    p.add_argument("--weights-id", help="the denoiser file's manifest key (default: the release's, else "
+                   "dunet<width>_<name>, apegan<width>_<name> for APE-G)")
     p.add_argument("--command", action="append", help="a command of the recipe, in order (repeat); recorded as provenance")
     p.set_defaults(func=_export_defended)
 
@@ -305,10 +374,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_craft_cafa)
 
     p = sub.add_parser(
+        "craft-adversarial", help="craft the offline CAFA, CW-L2 or PGD copy of a training set, in resumable shards",
+        description="craft-cafa for any training attack: CAFA (CAFD's data), non-targeted CW-L2 (the HGD and APE-G "
+        "baselines' data, paper Table 1) or L-inf PGD (their primed variants, Table 3), against a trained classifier, "
+        "stored as uint8 shards whose provenance records the attack and every parameter. Running the same command "
+        "again continues after the last whole shard.",
+    )
+    p.add_argument("--attack", required=True, choices=["cafa", "cw_l2", "pgd"], help="the training attack")
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder or a classifier release")
+    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
+    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
+    p.add_argument("--out", required=True, help="folder for the shards")
+    p.add_argument("--steps", type=int, help="CAFA or PGD steps, or CW-L2 iterations per search step (default: CAFA "
+                   "preset's, PGD 20, CW-L2 100)")
+    p.add_argument("--preset", default="official", choices=["official", "paper"], help="CAFA's preset")
+    p.add_argument("--eps", type=float, help="PGD: L-inf budget in units of 1/255 (default 8)")
+    p.add_argument("--step-size", type=float, help="PGD: step in units of 1/255 (default 2)")
+    p.add_argument("--search-steps", type=int, help="CW-L2: binary-search steps over the constant c (default 4)")
+    p.add_argument("--confidence", type=float, help="CW-L2: margin kappa (default 1)")
+    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default 1000)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--limit", type=int, help="only the first N training images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
+    p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
+    p.set_defaults(func=_craft_cafa)
+
+    p = sub.add_parser(
         "train-denoiser", help="train the CAFD denoiser against a frozen classifier (resumable; torchrun-ready)",
         description="Train DUNET with the class activation feature loss and RaGAN (paper Algorithm 2) as a denoiser "
         "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
-        "denoiser.safetensors and result.json into --out.",
+        "denoiser.safetensors and result.json into --out. A config with `method: hgd` or `method: ape_g` trains the "
+        "HGD or APE-G baseline instead, on craft-adversarial shards (--adversarial-dir).",
     )
     _add_denoiser_run_arguments(p)
 
@@ -316,16 +413,24 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="error rates under attacks x threat models, as resumable JSON lines",
         description="Attack a defended model (a zoo release, or a classifier run plus a denoiser file) on the first "
         "--n test images under each threat model: bare (the classifier alone), oblivious (crafted on the bare "
-        "classifier, judged through the denoiser), bpda (purifier backward = identity), whitebox (end to end). One "
+        "classifier, judged through the denoiser), bpda (purifier backward = identity), whitebox (end to end), graybox "
+        "(crafted on --surrogate-denoiser in front of the same classifier, judged on the real defense). One "
         "JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.",
     )
     _add_defended_model_arguments(p)
     p.add_argument("--attacks", default="pgd_n,cafa",
-                   help="comma-separated: pgd_n, pgd_t, cafa, ti_dim, ddn, cw_l2 (both minimum L2), autoattack, square (default pgd_n,cafa)")
+                   help="comma-separated: pgd_n, pgd_t, cafa, ti_dim, ddn, cw_l2 (both minimum L2), autoattack, "
+                   "square, sta, sta_t (flow, tau 0.05), fwa (Wasserstein eps 0.005) (default pgd_n,cafa)")
     p.add_argument("--eps", type=float, default=8.0, help="L-inf budget in units of 1/255 (default 8)")
-    p.add_argument("--threat", default="oblivious,whitebox", help="comma-separated: bare, oblivious, bpda, whitebox")
+    p.add_argument("--threat", default="oblivious,whitebox",
+                   help="comma-separated: bare, oblivious, bpda, whitebox, graybox")
+    p.add_argument("--surrogate-denoiser", help="graybox's surrogate: a separately trained train-denoiser --out folder "
+                   "(or its denoiser.safetensors), or a zoo release with a denoiser")
+    p.add_argument("--eot", type=int, default=1, help="average each attack gradient on a randomised defense (tvm) over "
+                   "N random draws (EOT, Athalye et al. 2018); judging stays one draw (default 1)")
     p.add_argument("--n", type=int, default=1000, help="evaluate on the first N test images (default 1000)")
-    p.add_argument("--steps", type=int, help="override each attack's default steps (PGD 20, CAFA 100, TI-DIM 10, DDN 100, CW-L2 100 per search step)")
+    p.add_argument("--steps", type=int, help="override each attack's default steps (PGD 20, CAFA 100, TI-DIM 10, "
+                   "DDN 100, CW-L2 100 per search step, STA 100 L-BFGS iterations, FWA 300)")
     p.add_argument("--shard-size", type=int, default=500, help="images per resumable cell (default 500)")
     p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
     p.add_argument("--resume", action="store_true", help="skip the (attack, threat, shard) cells --out already holds")
@@ -352,12 +457,61 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render evaluation results as a Markdown table like the paper's Table 1",
                        description="Rows: the releases in the results file; columns: attacks; cells: error rate (%%) "
                        "under one threat model, with the clean error beside.")
-    p.add_argument("results", help="a results file written by `evaluate`")
-    p.add_argument("--threat", default="oblivious", help="threat model of the table (default oblivious, as Table 1)")
+    p.add_argument("results", nargs="+", help="results file(s) written by `evaluate` (tables 2 and 3 take several)")
+    p.add_argument("--table", default="1", choices=["1", "2", "3"],
+                   help="1: releases x attacks under one threat model (default); 2: each target model without and "
+                   "with its defense (bare vs oblivious rows); 3: defended models under adaptive threat models. "
+                   "Missing cells: —")
+    p.add_argument("--threat", help="Table 1: its threat model (default oblivious); Table 3: comma-separated rows "
+                   "(default: every threat model found but bare)")
     p.add_argument("--release", help="instead: one release's table of attacks x threat models (bare, oblivious, ...)")
     p.add_argument("--attacks", help="comma-separated column order (default: every attack found)")
+    p.add_argument("--label", action="append", help="tables 2 and 3: RELEASE=TARGET:DEFENSE, e.g. "
+                   "cafd_vgg19_cifar10=VGG-19:CAFD (default: read from the release name); repeat for several")
     p.add_argument("--out", help="also write the table to this file")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("figure", help="draw the paper's Figure 3, 5 or 6 from results files, as PNG plus its data",
+                       description="6: error rate against eps (6/255 to 16/255), one line per defense and threat "
+                       "model, from `sweep` results; 5: the ablation, error rate per denoiser variant (release) and "
+                       "attack, from `evaluate` results; 3: class activation feature distance against fooling rate, "
+                       "from `caf-distance` results. The data drawn is written beside the PNG (same name, .json).")
+    p.add_argument("number", choices=["3", "5", "6"], help="which figure")
+    p.add_argument("results", nargs="+", help="the results file(s) to draw from")
+    p.add_argument("--out", required=True, help="the PNG to write (its data goes to the same name with .json)")
+    p.add_argument("--threat", default="oblivious", help="Figure 5: the threat model of the bars (default oblivious)")
+    p.add_argument("--attacks", help="Figure 5: comma-separated attack order (default: every attack found)")
+    p.add_argument("--eps-min", type=float, default=6.0, help="Figure 6: smallest eps drawn, in 1/255 (default 6)")
+    p.add_argument("--eps-max", type=float, default=16.0, help="Figure 6: largest eps drawn, in 1/255 (default 16)")
+    p.add_argument("--distance", default="caf_distance", choices=["caf_distance", "caf_l2"],
+                   help="Figure 3: the official MSE of normalised Phi (default) or the L2 norm of raw Phi")
+    p.set_defaults(func=_figure)
+
+    p = sub.add_parser(
+        "caf-distance", help="fooling rate and class activation feature distance per attack and budget (Figure 3)",
+        description="Attack the bare classifier on the first --n test images with each attack at each budget (eps for "
+        "bim and pgd_n, the constant c for cw_l2; budget 0 is the natural image) and record the fooling rate and the "
+        "mean distance between the class activation features of natural and adversarial images. One JSON line per "
+        "(attack, budget) in --out; a rerun skips the points it holds.",
+    )
+    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder or a classifier release")
+    p.add_argument("--classifier-config", required=True, help="the YAML config of that classifier")
+    p.add_argument("--data", help="data folder with the test split")
+    p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
+    p.add_argument("--attacks", default="bim,pgd_n,cw_l2", help="comma-separated: bim, pgd_n, cw_l2 (default: all)")
+    p.add_argument("--eps", default="0,1,2,4,8,16", help="bim and pgd_n budgets in 1/255 (default 0,1,2,4,8,16)")
+    p.add_argument("--steps", type=int, default=10, help="bim and pgd_n steps (default 10)")
+    p.add_argument("--cw-const", default="0,0.001,0.01,0.1,1", help="cw_l2 constants c (default 0,0.001,0.01,0.1,1)")
+    p.add_argument("--cw-steps", type=int, default=100, help="cw_l2 Adam iterations at each c (default 100)")
+    p.add_argument("--n", type=int, default=500, help="the first N test images (default 500)")
+    p.add_argument("--release", help="the name recorded in the results (default: the --classifier-run folder's name)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--seed", type=int, default=0, help="seed of PGD's random starts (default 0)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="of the attacks (default: bf16 where native); distances are measured in fp32")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
+    p.set_defaults(func=_caf_distance)
 
     p = sub.add_parser(
         "finetune-denoiser", help="adapt a released (or earlier) denoiser to another classifier or data set",

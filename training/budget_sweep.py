@@ -55,6 +55,10 @@ def sweep(
     precision: str = "auto",
 ) -> list[dict[str, Any]]:
     """Run ``attack`` under ``threat`` at every (eps, steps) point on the first ``n`` images; returns the rows."""
+    norm = build_attack(attack).params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
+    if norm != "Linf":
+        raise ValueError(f"sweep varies an L-inf eps, which {attack!r} does not have (its budget: {norm}); "
+                         "sweep an L-inf attack such as pgd_n, cafa or autoattack")
     results = Path(results)
     model.eval()
     device = next(model.parameters()).device

@@ -12,6 +12,9 @@ import torch
 from torch import nn
 
 from cafd_zoo.attacks import carlini_wagner_l2, ddn, pgd, ti_dim
+from cafd_zoo.attacks.fwa import fwa
+from cafd_zoo.attacks.roa import roa
+from cafd_zoo.attacks.sta import SpatialStats, sta
 from cafd_zoo.cafa import cafa
 
 AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -19,9 +22,30 @@ AttackFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], to
 
 @dataclass(frozen=True)
 class Attack:
+    """``measured``, for attacks with no norm budget (STA), returns what they measured on the images run since
+    its last call (success rate, flow size), so each result row can carry it beside the error rate."""
+
     name: str
     params: dict[str, Any]
     run: AttackFn = field(repr=False)
+    measured: Callable[[], dict[str, float | None]] | None = field(default=None, repr=False)
+
+
+class _FlowRecord:
+    """STA's per-image statistics, gathered batch by batch and summed up (then forgotten) per result row."""
+
+    def __init__(self) -> None:
+        self.batches: list[SpatialStats] = []
+
+    def summary(self) -> dict[str, float | None]:
+        success = torch.cat([s.success for s in self.batches])
+        moved = success.any()
+        magnitude = torch.cat([s.magnitude for s in self.batches])[success]
+        smoothness = torch.cat([s.smoothness for s in self.batches])[success]
+        self.batches.clear()
+        return {"success_rate": float(success.float().mean()),
+                "mean_flow_magnitude_px": float(magnitude.mean()) if moved else None,
+                "mean_flow_loss": float(smoothness.mean()) if moved else None}
 
 
 def official_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -79,7 +103,36 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
         params = {"norm": "Linf", "eps": eps, "queries": 5000, "p_init": 0.8, "seed": seed,
                   "package": "pyautoattack (gradient-free: a check for gradient masking)"}
         return Attack(name, params, lambda m, x, y, g: _autoattack(m, x, y, eps, seed, attacks=["square"]))
+    if name == "roa":  # an occlusion, not an L-inf attack: eps does not apply
+        params = {"norm": "patch", "size": 7, "stride": 1, "search": "exhaustive", "fill": 0.5, "steps": steps or 30,
+                  "step_size": step_size or 0.05, "random_start": False}
+        return Attack(name, params, lambda m, x, y, g: roa(m, x, y, size=7, stride=1, steps=params["steps"],
+                                                           step_size=params["step_size"], generator=g))
+    if name in ("sta", "sta_t"):  # a smooth flow, not an L-inf attack: eps does not apply
+        params = {"norm": "none (flow smoothness penalty)", "tau": 0.05, "iterations": steps or 100, "kappa": 0.0,
+                  "delta": 1e-8, "solver": "torch.optim.LBFGS, strong Wolfe, history 10",
+                  "warp": "bilinear grid_sample, border padding, align_corners=True", "failures": "returned unchanged"}
+        if name == "sta_t":
+            params["target"] = "3, or 1 when the label is 3 (official)"
+        record = _FlowRecord()
+
+        def run_sta(m: nn.Module, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+            x_adv, stats = sta(m, x, y, tau=0.05, iterations=params["iterations"], kappa=0.0, delta=1e-8,
+                               history_size=10, targets=official_targets(y) if name == "sta_t" else None,
+                               return_stats=True)
+            record.batches.append(stats)
+            return x_adv
+        return Attack(name, params, run_sta, measured=record.summary)
+    if name == "fwa":  # a Wasserstein budget (fraction of the image's mass times pixels moved), not L-inf eps
+        params = {"norm": "Wasserstein (local transport)", "eps": 0.005, "budget": "eps * sum(x) per image",
+                  "kernel_size": 5, "iterations": steps or 300, "gamma": 1e-3, "dual_max_iter": 50, "dual_tol": 1e-4,
+                  "variant": "Frank-Wolfe, step 2/(t+2), entropic LMO, lambda by bisection", "loss": "cross-entropy",
+                  "cost": "Euclidean pixel distance", "post_processing": "clamp to [0, 1] (no capacity projection)",
+                  "returned": "last iterate, or the last one that fooled"}
+        return Attack(name, params, lambda m, x, y, g: fwa(
+            m, x, y, eps=0.005, kernel_size=5, iterations=params["iterations"], gamma=1e-3, dual_max_iter=50,
+            dual_tol=1e-4))
     raise ValueError(f"unknown attack {name!r}; available: {', '.join(ATTACKS)}")
 
 
-ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square")
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")

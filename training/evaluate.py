@@ -3,17 +3,19 @@
 The evaluation subset is fixed and recorded: the first ``n`` test images. Work is split in shards
 of ``shard_size`` images; each finished (attack, threat model, shard) cell is one line of the
 results file, so ``--resume`` skips what is done and a killed evaluation loses at most one shard.
+Gray-box rows name their surrogate in ``params``; every row records ``eot``, the number of random draws
+of the defense each attack gradient averaged (1 for a deterministic target).
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 
 from cafd_zoo.data import ImageSet
-from cafd_zoo.evaluation import attack_target, judged_model
+from cafd_zoo.evaluation import attack_target, judged_model, random_generators, with_eot
 from cafd_zoo.models import DefendedClassifier
 from cafd_zoo.precision import autocast, resolve_precision
 
@@ -22,6 +24,9 @@ from .eval_attacks import Attack, build_attack
 from .metrics_log import MetricsLog, read_metrics
 from .progress import progress
 
+if TYPE_CHECKING:
+    from .surrogate import Surrogate
+
 
 def done_cells(results: Path, release: str) -> set[tuple[str, str, int]]:
     if not results.exists():
@@ -29,13 +34,14 @@ def done_cells(results: Path, release: str) -> set[tuple[str, str, int]]:
     return {(r["attack"], r["threat_model"], r["shard"]) for r in read_metrics(results) if r.get("release") == release}
 
 
-def threats_by_target(threats: Iterable[str], model: DefendedClassifier) -> list[tuple[torch.nn.Module, list[str]]]:
+def threats_by_target(threats: Iterable[str], model: DefendedClassifier,
+                      surrogate: DefendedClassifier | None = None) -> list[tuple[torch.nn.Module, list[str]]]:
     """Threat models grouped by the model the attack runs on, in the order given: ``bare`` and
     ``oblivious`` both attack the bare classifier, so their adversarial examples are crafted once and
     judged twice (the seeds are the same, so the examples would be identical anyway)."""
     groups: list[tuple[torch.nn.Module, list[str]]] = []
     for threat in threats:
-        target = attack_target(threat, model)
+        target = attack_target(threat, model, surrogate)
         for known, group in groups:
             if known is target:
                 group.append(threat)
@@ -95,12 +101,31 @@ def evaluate(
     seed: int = 0,
     precision: str = "auto",
     resume: bool = False,
+    surrogate: Surrogate | None = None,
+    eot: int = 1,
 ) -> list[dict[str, Any]]:
-    """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary."""
+    """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary.
+    ``graybox`` crafts on ``surrogate`` (:func:`training.surrogate.load_surrogate`); with ``eot`` > 1 every attack on a
+    randomised target follows the mean over ``eot`` draws (:class:`cafd_zoo.evaluation.EOTClassifier`), while the
+    clean and final judgements stay one draw, as deployed."""
+    threats = list(threats)
+    if "graybox" in threats and surrogate is None:
+        raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
+                         "a separately trained denoiser (a train-denoiser --out folder, its denoiser.safetensors, or a "
+                         "zoo release with a denoiser; train one with training/configs/denoiser/*_surrogate.yaml)")
+    if surrogate is not None and "graybox" not in threats:
+        raise ValueError("--surrogate-denoiser is used only by --threat graybox: add graybox to --threat, or drop it")
+    if eot < 1:
+        raise ValueError(f"--eot is a number of random draws, at least 1; got {eot}")
+    if eot > 1 and not random_generators(model):
+        raise ValueError(f"--eot {eot} averages over random draws of the defense, but {release} is deterministic: "
+                         "drop --eot (it is for randomised purifiers such as --purifier tvm)")
     results = Path(results)
     if results.exists() and not resume and done_cells(results, release):
         raise FileExistsError(f"{results} already holds results for {release}: pass --resume to continue, or another --out")
     model.eval()
+    if surrogate is not None:
+        surrogate.model.eval()
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
     sample = data.subset(n)
@@ -109,8 +134,9 @@ def evaluate(
     with MetricsLog(results) as log:
         for attack_name in attacks:
             attack = build_attack(attack_name, eps=eps, steps=steps, seed=seed)
-            for target, group in threats_by_target(threats, model):
+            for target, group in threats_by_target(threats, model, surrogate.model if surrogate else None):
                 judges = {threat: judged_model(threat, model) for threat in group}
+                draws = eot if random_generators(target) else 1
                 bar = progress(n, f"{attack_name} / {'+'.join(group)}")
                 for shard, start in enumerate(range(0, n, shard_size)):
                     size = min(shard_size, n - start)
@@ -119,15 +145,21 @@ def evaluate(
                         bar.update(size)
                         continue
                     tick = time.perf_counter()
-                    wrong, clean_wrong = count_errors(attack, target, {t: judges[t] for t in todo}, sample, start, start + size,
-                                                      batch_size=batch_size, seed_base=seed * 1_000_003 + shard * 1009,
+                    seed_base = seed * 1_000_003 + shard * 1009
+                    attacked = with_eot(target, draws, seed=seed_base)  # a shard's draws: not those of earlier shards
+                    wrong, clean_wrong = count_errors(attack, attacked, {t: judges[t] for t in todo}, sample, start,
+                                                      start + size, batch_size=batch_size, seed_base=seed_base,
                                                       device=device, precision=prec, on_batch=bar.update)
                     seconds = round(time.perf_counter() - tick, 2)
+                    measured = {"attack_measured": attack.measured()} if attack.measured else {}
                     for threat in todo:
-                        log.log(release=release, attack=attack_name, params=attack.params, threat_model=threat, shard=shard,
+                        params = {**attack.params, "eot": draws}
+                        if threat == "graybox":
+                            params["surrogate"] = surrogate.identity  # type: ignore[union-attr]
+                        log.log(release=release, attack=attack_name, params=params, threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
                                 error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
-                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit)
+                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, **measured)
                 bar.close()
     return summarize(results, release)
 

@@ -18,13 +18,15 @@ from cafd_zoo.hub import download, model_info
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model
 
+from .baseline_config import PAPERS
 from .denoiser_config import load_denoiser_config
 from .evaluate import summarize
 from .metrics_log import read_metrics
 from .config import config_dict
 from .export import Component, ReleaseSpec, export_release
-from .train_denoiser import WEIGHTS, denoiser_args
+from .train_denoiser import WEIGHTS, denoiser_architecture, denoiser_args
 
+_METHOD_NAMES = {"cafd": "CAFD DUNET", "hgd": "HGD DUNET (guided loss)", "ape_g": "APE-G generator"}
 THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
     "bare": ("whitebox", "classifier"),
     "oblivious": ("oblivious", "defended"),
@@ -120,20 +122,23 @@ def export_defended(
     if not same_classifier(Path(trained_against), classifier_release):
         raise ValueError(f"{trained_against} and the release {classifier_release!r} hold different weights")
     classifier_info = model_info(classifier_release)
-    arguments = denoiser_args(config)
-    denoiser = create_model("dunet", **arguments)
+    architecture, arguments = denoiser_architecture(config), denoiser_args(config)
+    denoiser = create_model(architecture, **arguments)
     denoiser.load_state_dict(load_file(str(run_dir / WEIGHTS)), strict=True)
     spec = ReleaseSpec(
         kind="defended", dataset=config.dataset, num_classes=classifier_info["num_classes"],
-        summary=summary or f"A CAFD DUNET (width {config.denoiser_width}) in front of {classifier_release}.",
+        summary=summary or f"A {_METHOD_NAMES[config.method]} (width {config.denoiser_width}) in front of "
+                           f"{classifier_release}.",
         metrics=[m for file in results or [] for m in metrics_from_results(file, release, data_flag=data_flag, machine=machine)],
         training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"), "seed": config.seed,
                   "commands": commands or []},
         deviations=deviations or {"from_paper": [], "from_official_code": []},
         wrapper={"clamp": config.clamp, "input_size": [32, 32]},
+        **({"paper": PAPERS[config.method]} if config.method in PAPERS else {}),
     )
-    weights_id = weights_id or f"dunet{config.denoiser_width}_{release.removeprefix('cafd_')}"
-    component = Component("denoiser", weights_id, "dunet", arguments, denoiser, repo_id=repo_id,
+    prefix = "dunet" if architecture == "dunet" else "apegan"
+    weights_id = weights_id or f"{prefix}{config.denoiser_width}_{release.removeprefix('cafd_')}"
+    component = Component("denoiser", weights_id, architecture, arguments, denoiser, repo_id=repo_id,
                           filename="model.safetensors" if repo_id else f"{weights_id}.safetensors")
     classifier_id = classifier_info["components"]["classifier"]
     return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype, existing={"classifier": classifier_id})
