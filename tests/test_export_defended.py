@@ -111,3 +111,19 @@ def test_the_exported_file_records_what_it_holds(chain):
     stored = read_metadata(tmp_path / "pkg" / "dunet4_tiny_cafd.safetensors")
     assert stored == {"architecture": "dunet", "arguments": {"width": 4, "decoder": "official", "bn_momentum": 0.9},
                       "release": "tiny_cafd"}
+
+
+def test_each_metric_command_carries_what_reproduces_its_row():
+    from training.eval_attacks import build_attack
+    from training.export_defended import evaluate_command
+
+    def command(attack: str, threat: str = "whitebox", **extra) -> str:
+        row = {"n": 100, "attack": attack, "threat_model": threat, "params": {**build_attack(attack, steps=7).params, **extra}}
+        return evaluate_command("rel", "--embedded", row, 0, "fp32")
+
+    assert "--eps 8 --steps 7" in command("pgd_n")
+    assert "--eps" not in command("fwa") and "--steps 7" in command("fwa")  # FWA's eps is a transport budget
+    assert "--steps 7" in command("sta") and "--steps 7" in command("cw_l2")
+    assert "--eot" not in command("pgd_n", eot=1) and "--eot 4" in command("pgd_n", "bpda", eot=4)
+    graybox = command("pgd_n", "graybox", surrogate={"source": "runs/dunet16_surrogate", "sha256": "ab"})
+    assert "--threat graybox" in graybox and "--surrogate-denoiser runs/dunet16_surrogate" in graybox

@@ -50,10 +50,15 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
     params = row["params"]
     parts = ["python -m training evaluate --model", release, data_flag, f"--n {row['n']}", f"--attacks {row['attack']}",
              f"--threat {row['threat_model']}", f"--seed {seed}"]
-    if "eps" in params:
+    if "eps" in params and params.get("norm", "Linf") == "Linf":  # FWA's eps is a transport budget, not --eps
         parts.append(f"--eps {round(params['eps'] * 255)}")
-    if "steps" in params:
-        parts.append(f"--steps {params['steps']}")
+    steps = params.get("steps", params.get("iterations", params.get("max_iterations")))  # what --steps sets
+    if steps is not None:
+        parts.append(f"--steps {steps}")
+    if params.get("eot", 1) > 1:
+        parts.append(f"--eot {params['eot']}")
+    if "surrogate" in params:
+        parts.append(f"--surrogate-denoiser {params['surrogate']['source']}")
     if precision:
         parts.append(f"--precision {precision}")
     return " ".join(parts + ["--out results.jsonl"])
