@@ -401,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_craft_cafa)
 
     p = sub.add_parser(
-        "train-denoiser", help="train the CAFD denoiser against a frozen classifier (resumable; torchrun-ready)",
+        "train-denoiser",
+        help="train the CAFD denoiser (or the HGD / APE-G baseline) against a frozen classifier (resumable; torchrun-ready)",
         description="Train DUNET with the class activation feature loss and RaGAN (paper Algorithm 2) as a denoiser "
         "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
         "denoiser.safetensors and result.json into --out. A config with `method: hgd` or `method: ape_g` trains the "
@@ -420,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_defended_model_arguments(p)
     p.add_argument("--attacks", default="pgd_n,cafa",
                    help="comma-separated: pgd_n, pgd_t, cafa, ti_dim, ddn, cw_l2 (both minimum L2), autoattack, "
-                   "square, sta, sta_t (flow, tau 0.05), fwa (Wasserstein eps 0.005) (default pgd_n,cafa)")
+                   "square, sta, sta_t (flow, tau 0.05), fwa (Wasserstein eps 0.005), roa (7x7 occlusion) (default pgd_n,cafa)")
     p.add_argument("--eps", type=float, default=8.0, help="L-inf budget in units of 1/255 (default 8)")
     p.add_argument("--threat", default="oblivious,whitebox",
                    help="comma-separated: bare, oblivious, bpda, whitebox, graybox")
@@ -454,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
     p.set_defaults(func=_sweep)
 
-    p = sub.add_parser("report", help="render evaluation results as a Markdown table like the paper's Table 1",
+    p = sub.add_parser("report", help="render evaluation results as Markdown tables like the paper's Tables 1-3",
                        description="Rows: the releases in the results file; columns: attacks; cells: error rate (%%) "
                        "under one threat model, with the clean error beside.")
     p.add_argument("results", nargs="+", help="results file(s) written by `evaluate` (tables 2 and 3 take several)")
