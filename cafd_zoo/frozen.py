@@ -15,14 +15,23 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     and guarantees that an attack never adds to a ``.grad`` the caller is accumulating.
     """
     modes = [(m, m.training) for m in model.modules()]
-    flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
     try:
-        yield model
+        with no_parameter_grads(model):
+            yield model
     finally:
         for m, training in modes:
             m.training = training
+
+
+@contextlib.contextmanager
+def no_parameter_grads(module: nn.Module) -> Iterator[nn.Module]:
+    """``requires_grad=False`` on ``module``'s parameters, restored after; its train/eval mode is left alone
+    (a GAN trainer steps one network through another that must keep its batch statistics)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
         for p, flag in flags:
             p.requires_grad_(flag)

@@ -51,3 +51,12 @@ def tiny_dunet() -> DUNET:
 def images() -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return torch.rand(6, 3, 32, 32, generator=g)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest on one thread, and do not fight a loaded machine's other processes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

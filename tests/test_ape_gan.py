@@ -28,12 +28,7 @@ APE_YAML = ("method: ape_g\ntraining_attack: pgd\ndataset: cifar10\nepochs: 2\nb
             "eval_batch_size: 2\nlog_every: 1\nprecision: fp32\ncheck_md5: false\n")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 def test_generator_keeps_shape_and_range_and_purifies_to_its_own_image(tiny_net):

@@ -22,12 +22,7 @@ from .test_data import write_binary_cifar
 CONFIG = ClassifierConfig(architecture="resnet20", dataset="cifar10", epochs=1, check_md5=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 @pytest.fixture

@@ -27,12 +27,7 @@ HGD_YAML = ("method: hgd\ntraining_attack: cw_l2\ndataset: cifar10\nepochs: 2\nb
             "denoiser_decoder: upsample\neval_examples: 0\nlog_every: 1\nprecision: fp32\ncheck_md5: false\n")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 def test_lgd_is_the_mean_absolute_logit_difference_computed_by_hand():

@@ -40,13 +40,7 @@ TINY = DenoiserConfig(dataset="cifar10", epochs=2, batch_size=8, denoiser_width=
                       eval_batch_size=4, precision="fp32", checkpoint_every=1000, log_every=1, check_md5=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread, and do not fight a loaded machine's other processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 @pytest.fixture

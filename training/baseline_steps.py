@@ -10,29 +10,16 @@ The classifier takes no part in APE-G's training: it only made the training pair
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 import torch
 from torch import nn
 
+from cafd_zoo.frozen import no_parameter_grads
 from cafd_zoo.models.denoiser import purify
 from cafd_zoo.precision import autocast
 
 from .ape_gan_losses import ape_discriminator_loss, ape_generator_loss
 from .baseline_config import BaselineDenoiserConfig
 from .hgd_loss import guided_denoiser_loss
-
-
-@contextlib.contextmanager
-def _frozen_parameters(module: nn.Module) -> Iterator[None]:
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def baseline_train_step(
@@ -84,7 +71,7 @@ def _ape_gan_step(config: BaselineDenoiserConfig, precision: str, device: torch.
     loss_d = ape_discriminator_loss(d_real, d_fake)
     _step(optimizer_d, loss_d)
     for _ in range(config.generator_steps):
-        with _frozen_parameters(discriminator), autocast(precision, device):  # type: ignore[arg-type]
+        with no_parameter_grads(discriminator), autocast(precision, device):  # type: ignore[arg-type]
             x_hat = purify(net_c, x_adv, config.clamp)
             d_fake = discriminator(x_hat)
         loss, pixel, gan = ape_generator_loss(x_hat, x_nat, d_fake, lambda_pixel=config.lambda_pixel,

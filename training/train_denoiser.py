@@ -19,13 +19,12 @@ checkpoints and probe; only the networks and the step differ (training/baseline_
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file
@@ -35,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
 from cafd_zoo.cam import ClassActivationFeatures
 from cafd_zoo.data import load_dataset
+from cafd_zoo.frozen import no_parameter_grads
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
@@ -91,18 +91,6 @@ def build_discriminator(config: DenoiserConfig) -> nn.Module:
 def _adam(module: nn.Module, config: DenoiserConfig) -> torch.optim.Adam:
     return torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.adam_betas,
                             weight_decay=config.weight_decay)
-
-
-@contextlib.contextmanager
-def _no_parameter_grads(module: nn.Module) -> Iterator[None]:
-    """D in C's step: still in train mode (batch statistics, as official), but its weights take no gradient."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def _craft_online(extractor: ClassActivationFeatures, x: torch.Tensor, attack: CAFAConfig, seed: int,
@@ -309,7 +297,8 @@ def _train_step(
         optimizer_d.zero_grad(set_to_none=True)
         loss_d.backward()
         optimizer_d.step()
-        with _no_parameter_grads(discriminator), autocast(precision, world.device):  # type: ignore[arg-type]
+        # D in C's step: still in train mode (batch statistics, as official), but its weights take no gradient
+        with no_parameter_grads(discriminator), autocast(precision, world.device):  # type: ignore[arg-type]
             d_real, d_fake = discriminator(x_nat), discriminator(x_hat)  # D just updated: recomputed, as official
         loss_adv = ragan_generator_loss(d_real, d_fake, config.gan_loss)  # type: ignore[arg-type]
     feature, class_weights, logits = zero, zero, None
