@@ -231,10 +231,14 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
         train_denoiser(dataclasses.replace(TINY, adversarial_source="offline"), tmp_path / "run", setup["data"],
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
-    assert len(shipped) == 12  # 7 CAFD ones, the compact release's gray-box surrogate, HGD, HGD', APE-G, APE-G'
+    assert len(shipped) == 15  # 7 CAFD ones, 3 ablations of the compact release, its gray-box surrogate, HGD, HGD', APE-G, APE-G'
     configs = {path.stem: load_denoiser_config(path) for path in shipped}
     compact = configs["cafd_denoiser_resnet20_cifar10_compact"]
     assert compact.denoiser_width == 16 and compact.adversarial_source == "offline"
+    ablations = {"msed": {"caf_loss": "pixel_mse"}, "no_adv": {"lambda_adv": 0.0},
+                 "no_caf": {"lambda_caf": 0.0, "lambda_class_weights": 0.0}}
+    for name, changes in ablations.items():  # each ablation differs from the release's recipe in its loss only
+        assert configs[f"ablation_{name}_resnet20_cifar10_compact"] == dataclasses.replace(compact, **changes)
     official = configs["cafd_denoiser_vgg19_cifar10"]
     assert (official.caf_loss, official.gan_loss) == ("eq7_official", "official")
     assert official.adversarial_source == "offline" and not official.reset_optimizers_each_epoch
