@@ -67,3 +67,15 @@ def test_a_pgd_far_below_autoattack_is_flagged_as_masked_gradients(tmp_path):
     checks = {c["check"]: c["passed"] for c in sanity_checks(summarize(results, "m"))}
     assert checks["bare: PGD within 10 points of AutoAttack (else CE gradients are masked)"] is False
     assert checks["oblivious: PGD within 10 points of AutoAttack (else CE gradients are masked)"] is True
+
+
+def test_a_gradient_free_square_far_above_the_gradient_attacks_is_flagged(tmp_path):
+    results = tmp_path / "r.jsonl"
+    write(results, [cell("m", "pgd_n", "whitebox", 0, 3, 1), cell("m", "ti_dim", "whitebox", 0, 4, 1),
+                    cell("m", "square", "whitebox", 0, 6, 1), cell("m", "pgd_n", "bpda", 0, 5, 1),
+                    cell("m", "square", "bpda", 0, 6, 1), cell("m", "square", "oblivious", 0, 9, 1)])
+    checks = {c["check"]: (c["passed"], c["detail"]) for c in sanity_checks(summarize(results, "m"))}
+    name = "{}: gradient-free Square within 10 points of the best gradient attack (else the gradients mislead: masking)"
+    assert checks[name.format("whitebox")] == (False, "Square 60.00%, ti_dim 40.00%")
+    assert checks[name.format("bpda")][0] is True
+    assert name.format("oblivious") not in checks  # no gradient attack to compare with

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 MASKING_GAP = 0.10  # AutoAttack finding this much more than PGD-CE on the same model points to masked gradients
+GRADIENT_ATTACKS = ("pgd_n", "ti_dim")  # untargeted L-inf attacks that follow the gradient alone
 
 
 def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,6 +38,16 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "passed": strong["error_rate"] - r["error_rate"] <= MASKING_GAP,
                 "detail": f"PGD {100 * r['error_rate']:.2f}%, AutoAttack {100 * strong['error_rate']:.2f}%",
             })
+        if attack == "square":
+            gradient = [by_key[(g, threat)] for g in GRADIENT_ATTACKS if (g, threat) in by_key]
+            if gradient:
+                best = max(gradient, key=lambda g: g["error_rate"])
+                checks.append({
+                    "check": f"{threat}: gradient-free Square within {100 * MASKING_GAP:.0f} points of the best gradient "
+                             "attack (else the gradients mislead: masking)",
+                    "passed": r["error_rate"] - best["error_rate"] <= MASKING_GAP,
+                    "detail": f"Square {100 * r['error_rate']:.2f}%, {best['attack']} {100 * best['error_rate']:.2f}%",
+                })
     return checks
 
 
