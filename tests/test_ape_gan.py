@@ -18,6 +18,7 @@ from training.checkpoint import load_checkpoint
 from training.config import load_config
 from training.denoiser_config import load_denoiser_config
 from training.metrics_log import read_metrics
+from training.denoiser_init import load_initial_denoiser
 from training.train_denoiser import train_denoiser
 
 from .baseline_fixtures import build_chain, write_config
@@ -149,3 +150,7 @@ def test_tiny_ape_gan_run_resumes_bit_identically_and_exports_a_release_that_loa
     with torch.no_grad():
         assert torch.allclose(model.purify(x), generator.generate(x), atol=1e-6)
         assert torch.equal(model(x), DefendedClassifier(generator, cafd_zoo.load("tiny_r20")).eval()(x))
+    unexported = load_initial_denoiser(str(whole / "denoiser.safetensors"))  # what evaluate --denoiser RUN/... builds
+    assert (unexported.architecture, unexported.arguments["width"]) == ("ape_gan_generator", 4)
+    with torch.no_grad():
+        assert torch.equal(unexported.build().eval()(x), generator(x))

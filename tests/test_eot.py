@@ -13,7 +13,8 @@ from training.__main__ import main as training_main
 from training.metrics_log import read_metrics
 
 from .test_evaluate import classifier_run  # noqa: F401 (fixture)
-from .test_train_denoiser import one_thread  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from training.metrics_log import read_metrics
 from training.train_classifier import build_classifier
 
 from .hub_fixtures import NAME, build_tiny_zoo
-from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML, one_thread  # noqa: F401 (fixture)
+from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from training.__main__ import main as training_main
 from training.train_denoiser import train_denoiser
 
 from .hub_fixtures import NAME, build_tiny_zoo
-from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML, TINY, one_thread, setup  # noqa: F401 (fixtures)
+from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML, TINY, setup  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -20,7 +21,8 @@ from training.surrogate import load_surrogate
 
 from .hub_fixtures import NAME
 from .test_evaluate import classifier_run, zoo_env  # noqa: F401 (fixtures)
-from .test_train_denoiser import one_thread  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = {"width": 4, "decoder": "official", "bn_momentum": 0.9}

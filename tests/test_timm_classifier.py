@@ -13,7 +13,9 @@ from training.train_classifier import train_classifier
 from training.train_denoiser import train_denoiser
 
 from .test_data import write_binary_cifar
-from .test_train_denoiser import TINY, one_thread  # noqa: F401 (fixture)
+from .test_train_denoiser import TINY
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
 
 
 def test_timm_models_take_zoo_inputs_and_expose_class_activation_features():

@@ -106,7 +106,7 @@ def _defended_from_args(args: argparse.Namespace, threats: list[str]):
     import torch
 
     from cafd_zoo.data import embedded_cifar10_sample, load_dataset
-    from cafd_zoo.models import DUNET, DefendedClassifier
+    from cafd_zoo.models import DefendedClassifier
     from cafd_zoo.models.denoiser import ZeroResidual
     from cafd_zoo.purifiers import build_purifier
 
@@ -130,9 +130,7 @@ def _defended_from_args(args: argparse.Namespace, threats: list[str]):
         if args.denoiser and args.purifier:
             raise ValueError("give --denoiser or --purifier, not both")
         if args.denoiser:
-            state, arguments, _ = load_initial_denoiser(args.denoiser)
-            denoiser = DUNET(**arguments)
-            denoiser.load_state_dict(state, strict=True)
+            denoiser = load_initial_denoiser(args.denoiser).build()  # DUNET (CAFD, HGD) or APE-G's generator
         elif args.purifier:
             denoiser = build_purifier(args.purifier, seed=args.seed)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from cafd_zoo.integrity import sha256_of
-from cafd_zoo.models import DUNET, DefendedClassifier
+from cafd_zoo.models import DefendedClassifier
 
 from .denoiser_init import load_initial_denoiser
 from .train_denoiser import WEIGHTS
@@ -36,15 +36,13 @@ def load_surrogate(source: str, defended: DefendedClassifier) -> Surrogate:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: --surrogate-denoiser takes a finished train-denoiser "
                                     f"--out folder (it ends with {WEIGHTS}), such a file, or a zoo denoiser release")
-    state, arguments, _ = load_initial_denoiser(str(path))
+    denoiser = load_initial_denoiser(str(path)).build()
     if path.is_file():
         sha256 = sha256_of(path)
     else:
         from cafd_zoo.hub import model_info
 
         sha256 = model_info(source)["files"]["denoiser"]["sha256"]  # load_initial_denoiser verified the file against it
-    denoiser = DUNET(**arguments)
-    denoiser.load_state_dict(state, strict=True)
     if _same_weights(denoiser, defended.denoiser):
         raise ValueError(f"the surrogate {source} holds the defended model's own denoiser: that is --threat whitebox, "
                          "not graybox; pass a separately trained denoiser")

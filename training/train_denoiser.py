@@ -157,12 +157,13 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     denoiser = create_model(denoiser_architecture(config), **denoiser_args(config))
     init_provenance = None
     if init_denoiser is not None:
-        state, arguments, init_provenance = load_initial_denoiser(init_denoiser)
-        if arguments != denoiser_args(config):
-            raise ValueError(f"{init_denoiser} is a dunet{arguments}, the config builds "
+        start = load_initial_denoiser(init_denoiser)
+        init_provenance = start.provenance
+        if (start.architecture, start.arguments) != (denoiser_architecture(config), denoiser_args(config)):
+            raise ValueError(f"{init_denoiser} is a {start.architecture}{start.arguments}, the config builds "
                              f"{denoiser_architecture(config)}{denoiser_args(config)}: "
-                             "set denoiser_width / denoiser_decoder / denoiser_bn_momentum to match")
-        denoiser.load_state_dict(state, strict=True)
+                             "set denoiser_width / denoiser_decoder / denoiser_bn_momentum (and method) to match")
+        denoiser.load_state_dict(start.state, strict=True)
     denoiser = denoiser.to(world.device)
     discriminator = build_discriminator(config).to(world.device)
     if config.channels_last:
