@@ -63,6 +63,16 @@ def test_fools_a_trained_classifier_and_returns_failures_bit_for_bit(trained, te
     assert stats.flow[~fooled].abs().max() == 0
 
 
+def test_the_constant_search_fools_what_one_solve_at_the_papers_tau_cannot(trained, test_set):
+    x, y = test_set
+    one = sta(trained, x, y, iterations=20, tau=0.05, return_stats=True)[1]
+    searched = sta(trained, x, y, iterations=20, tau=0.05, search_steps=4, return_stats=True)[1]
+    # the first search step is the single solve; later steps raise the margin's constant where images resisted
+    assert searched.success.sum() > one.success.sum() and bool((searched.success | ~one.success).all())
+    with pytest.raises(ValueError, match="search_steps >= 1"):
+        sta(trained, x, y, search_steps=0)
+
+
 def test_a_model_it_cannot_fool_gets_its_images_back(images):
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 3))
     with torch.no_grad():
@@ -108,9 +118,10 @@ def test_the_harness_runs_sta_and_sta_t_at_the_official_targets(trained, test_se
     for name, targets in (("sta", None), ("sta_t", official_targets(y))):
         attack = build_attack(name, steps=5)
         assert attack.params["tau"] == 0.05 and attack.params["iterations"] == 5 and attack.params["kappa"] == 0
-        direct = sta(trained, x, y, targets=targets, iterations=5)
+        assert attack.params["search_steps"] == 5
+        direct = sta(trained, x, y, targets=targets, iterations=5, search_steps=5)
         assert torch.equal(attack.run(trained, x, y, torch.Generator()), direct)
-        _, stats = sta(trained, x, y, targets=targets, iterations=5, return_stats=True)
+        _, stats = sta(trained, x, y, targets=targets, iterations=5, search_steps=5, return_stats=True)
         measured = attack.measured()  # what a result row carries: the success and flow size of the images run
         assert measured["success_rate"] == stats.success_rate
         if stats.success.any():

@@ -110,7 +110,9 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
                                                            step_size=params["step_size"], generator=g))
     if name in ("sta", "sta_t"):  # a smooth flow, not an L-inf attack: eps does not apply
         params = {"norm": "none (flow smoothness penalty)", "tau": 0.05, "iterations": steps or 100, "kappa": 0.0,
-                  "delta": 1e-8, "solver": "torch.optim.LBFGS, strong Wolfe, history 10",
+                  "delta": 1e-8, "search_steps": 5, "initial_const": 1.0,
+                  "const_search": "per image: x10 while it resists, bisected once it falls (advertorch's)",
+                  "solver": "torch.optim.LBFGS, strong Wolfe, history 10",
                   "warp": "bilinear grid_sample, border padding, align_corners=True", "failures": "returned unchanged"}
         if name == "sta_t":
             params["target"] = "3, or 1 when the label is 3 (official)"
@@ -118,8 +120,8 @@ def build_attack(name: str, *, eps: float = 8 / 255, steps: int | None = None, s
 
         def run_sta(m: nn.Module, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
             x_adv, stats = sta(m, x, y, tau=0.05, iterations=params["iterations"], kappa=0.0, delta=1e-8,
-                               history_size=10, targets=official_targets(y) if name == "sta_t" else None,
-                               return_stats=True)
+                               history_size=10, search_steps=5, initial_const=1.0,
+                               targets=official_targets(y) if name == "sta_t" else None, return_stats=True)
             record.batches.append(stats)
             return x_adv
         return Attack(name, params, run_sta, measured=record.summary)
