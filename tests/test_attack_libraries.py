@@ -21,3 +21,20 @@ def test_autoattack_standard_runs_on_a_defended_classifier(tiny_dunet, images):
     assert 0 <= x_adv.min() and x_adv.max() <= 1
     with torch.no_grad():
         assert (model(x_adv).argmax(1) != labels).all()  # gradients reached x through the denoiser
+
+
+def test_the_harness_runs_square_under_bf16_autocast_on_images_it_cannot_break(images):
+    """pyautoattack's Square fails on bf16 logits once it has images left to attack; the harness gives it fp32."""
+    from training.eval_attacks import build_attack
+
+    robust = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    with torch.no_grad():
+        robust[1].weight.mul_(1e-4)  # logits barely move with the input: Square runs all its queries and fails
+        robust[1].bias.copy_(torch.arange(10.0))
+    labels = torch.full((len(images),), 9)
+    square = build_attack("square", eps=8 / 255)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x_adv = square.run(robust, images, labels, torch.Generator())
+    assert x_adv.shape == images.shape and (x_adv - images).abs().max() <= 8 / 255 + 1e-5
+    with torch.no_grad():
+        assert (robust(x_adv).argmax(1) == labels).all()

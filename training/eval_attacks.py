@@ -53,6 +53,19 @@ def official_targets(labels: torch.Tensor) -> torch.Tensor:
     return torch.where(labels == 3, torch.ones_like(labels), torch.full_like(labels, 3))
 
 
+class _FloatLogits(nn.Module):
+    """Logits in fp32 whatever the autocast: pyautoattack's Square mixes bf16 margins with fp32 ones in one
+    indexed assignment and fails ("Index put requires the source and destination dtypes match") as soon as it
+    runs, that is, whenever the gradient attacks before it leave an image unbroken."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).float()
+
+
 def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, seed: int,
                 attacks: list[str] | None = None) -> torch.Tensor:
     """The authors' AutoAttack: ``version="standard"``, or ``custom`` with ``attacks`` (e.g. ["square"])."""
@@ -60,6 +73,7 @@ def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
         from pyautoattack import AutoAttack
     except ImportError as exc:
         raise RuntimeError("AutoAttack needs the authors' package: pip install 'cafd-zoo[eval]' (pyautoattack)") from exc
+    model = _FloatLogits(model)
     if attacks is None:
         attack = AutoAttack(model, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
     else:
