@@ -11,11 +11,17 @@ from torch import nn
 from ..input_checks import check_image_batch
 
 
+def check_quality(quality: int) -> int:
+    """``quality`` if it is a JPEG quality (1 to 100), else a ValueError saying so."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be between 1 and 100, got {quality}")
+    return quality
+
+
 def jpeg_roundtrip(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
     """Encode each image of ``x`` (float RGB in [0, 1], NCHW) as a JPEG of ``quality`` and decode it back,
     with libjpeg through Pillow (4:2:0 chroma subsampling, its default): the real codec, 8-bit rounding included."""
-    if not 1 <= quality <= 100:
-        raise ValueError(f"JPEG quality must be between 1 and 100, got {quality}")
+    check_quality(quality)
     check_image_batch(x, channels=3, size=None)
     pixels = (x.detach().float().cpu() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     decoded = []
@@ -33,9 +39,7 @@ class JPEGPurifier(nn.Module):
 
     def __init__(self, quality: int = 75) -> None:
         super().__init__()
-        if not 1 <= quality <= 100:
-            raise ValueError(f"JPEG quality must be between 1 and 100, got {quality}")
-        self.quality = quality
+        self.quality = check_quality(quality)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..input_checks import check_image_batch
+from .jpeg import check_quality
 
 
 def _kornia_codec() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -32,9 +33,7 @@ class DifferentiableJPEGPurifier(nn.Module):
 
     def __init__(self, quality: int = 75) -> None:
         super().__init__()
-        if not 1 <= quality <= 100:
-            raise ValueError(f"JPEG quality must be between 1 and 100, got {quality}")
-        self.quality = quality
+        self.quality = check_quality(quality)
         self._codec = _kornia_codec()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
