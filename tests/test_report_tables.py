@@ -123,3 +123,13 @@ def test_release_names_give_target_model_defense_and_data_set():
     assert describe("vgg19_cifar10_short+cafd_prime_denoiser_vgg19_cifar10") == ("VGG-19", "CAFD′", "CIFAR-10")
     assert describe("wrn28_20_cifar10+jpeg_diff:75") == ("WRN-28-20", "JPEG (differentiable)", "CIFAR-10")
     assert describe("mystery", {"mystery": ("Net", "Shield")}) == ("Net", "Shield", "")
+
+
+def test_provenance_names_each_cells_budget_whatever_bounds_it():
+    from training.eval_attacks import build_attack
+    from training.report_tables import _budget
+
+    assert _budget(build_attack("pgd_n").params) == _budget(build_attack("cafa").params) == "8/255"
+    assert _budget(build_attack("ddn").params) == "none (minimum-norm L2)"
+    assert _budget(build_attack("sta").params) == "none (flow smoothness penalty)"
+    assert _budget(build_attack("fwa").params) == "Wasserstein (local transport), eps 0.005"

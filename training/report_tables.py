@@ -190,12 +190,22 @@ def _eps(eps: float | None) -> str:
     return "none" if eps is None else f"{round(eps * 255, 2):g}/255"
 
 
+def _budget(params: dict[str, Any]) -> str:
+    """A cell's L-inf eps, or what bounds the attack instead (minimum-norm L2, a flow penalty, a transport budget)."""
+    norm = params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
+    if norm == "Linf" and "eps" in params:
+        return _eps(params["eps"])
+    if norm == "L2":
+        return "none (minimum-norm L2)"
+    return norm + (f", eps {params['eps']:g}" if "eps" in params else "")  # e.g. FWA's transport budget
+
+
 def provenance(cells: list[dict[str, Any]]) -> str:
     """Where the cells come from: their n, their L-inf budgets and the code commits, each with its count of cells."""
     if not cells:
         return "no results for this table\n"
     ns = Counter(c["n"] for c in cells)
-    budgets = Counter(_eps(c["params"].get("eps")) if "eps" in c["params"] else "none (minimum-norm L2)" for c in cells)
+    budgets = Counter(_budget(c["params"]) for c in cells)
     commits = Counter(_commit(commit) for c in cells for commit in c["commits"])
     total = len(cells)
     lines = [f"n (the first n test images): {_counted(ns, total, lambda n: f'{n:,}')}",
