@@ -6,7 +6,7 @@ import json
 import pytest
 
 from training.__main__ import main as training_main
-from training.report_tables import describe, load_cells, table2
+from training.report_tables import describe, load_cells, table2, table3
 
 PGD10 = {"norm": "Linf", "eps": 8 / 255, "steps": 10, "step_size": 2 / 255, "random_start": True}
 PGD20 = dict(PGD10, steps=20)
@@ -111,6 +111,9 @@ def test_cells_that_do_not_add_up_are_refused(tmp_path, capsys):
         cell("m", "pgd_n", "graybox", 1, 5, 1, params=dict(PGD20, surrogate=dict(SURROGATE, sha256="cd" * 32)))])
     with pytest.raises(ValueError, match="different surrogate"):
         table2([two_surrogates])
+    assert "cafa" in table2([two_surrogates, a], attacks=["cafa"])  # cells not shown cannot make a table fail
+    with pytest.raises(ValueError, match="different surrogate"):
+        table3([two_surrogates], attacks=["pgd_n"])
     assert training_main(["report", str(a), str(b)]) == 1  # Table 1 reads one file
     assert "--table 2 or 3 takes several" in capsys.readouterr().err
     assert training_main(["report", "--table", "2", str(a), "--label", "m=VGG-19"]) == 1

@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from .metrics_log import read_metrics
 
@@ -31,17 +31,19 @@ def _variant(params: dict[str, Any]) -> tuple:
     return params.get("steps", params.get("max_iterations")), params.get("eps")
 
 
-def load_cells(paths: Sequence[str | Path]) -> dict[Key, dict[str, Any]]:
+def load_cells(paths: Sequence[str | Path], attacks: Collection[str] | None = None) -> dict[Key, dict[str, Any]]:
     """Every (release, attack, threat, variant) cell of evaluate's rows in ``paths``, its shards summed.
     A shard found twice with equal numbers counts once (a file given twice); with other numbers it is an error, and
-    so are shards of one cell run with other parameters (another surrogate, step size, ...): they do not add up."""
+    so are shards of one cell run with other parameters (another surrogate, step size, ...): they do not add up.
+    With ``attacks``, only the cells of those attacks (the ones a table shows) are checked."""
     shards: dict[tuple, dict[str, Any]] = {}
+    shown = (lambda attack: True) if attacks is None else (lambda attack: attack in attacks)  # noqa: E731
     for path in paths:
         for r in read_metrics(path):
             if "shard" not in r or "clean_errors" not in r:
                 continue  # not an evaluate cell (a sweep point, a log line)
             key = (r["release"], r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), r["shard"])
-            if key in shards and (shards[key]["n"], shards[key]["errors"]) != (r["n"], r["errors"]):
+            if shown(r["attack"]) and key in shards and (shards[key]["n"], shards[key]["errors"]) != (r["n"], r["errors"]):
                 raise ValueError(f"{path} holds shard {r['shard']} of {r['release']} / {r['attack']} / "
                                  f"{r['threat_model']} with other numbers than an earlier file: give each cell once")
             shards[key] = r
@@ -51,7 +53,7 @@ def load_cells(paths: Sequence[str | Path]) -> dict[Key, dict[str, Any]]:
         cell = cells.setdefault(key, {"n": 0, "errors": 0, "clean_errors": 0, "params": r["params"], "commits": set()})
         known, new = _plain(cell["params"]), _plain(r["params"])
         differ = sorted(k for k in {*known, *new} if known.get(k) != new.get(k))
-        if differ:
+        if differ and shown(r["attack"]):
             raise ValueError(f"the shards of {' / '.join(map(str, key[:3]))} were run with different "
                              f"{', '.join(differ)}: render each run from its own results file")
         cell["n"] += r["n"]
@@ -110,7 +112,7 @@ def table2(paths: Sequence[str | Path], *, attacks: list[str] | None = None,
            labels: dict[str, tuple[str, str]] | None = None) -> str:
     """Rows: each target model alone (threat ``bare``), then with each defense (``oblivious``: the same attack,
     crafted on the target model, judged through the defense); columns: clean, then the attacks."""
-    cells = load_cells(paths)
+    cells = load_cells(paths, attacks)
     columns = attack_columns(cells, ("bare", "oblivious"), attacks)
     rows: dict[str, list[dict[str, Any] | None]] = {}
     for release, (target, defense) in _names(cells, labels).items():
@@ -136,7 +138,7 @@ def table3(paths: Sequence[str | Path], *, attacks: list[str] | None = None, thr
            labels: dict[str, tuple[str, str]] | None = None) -> str:
     """Rows: (defense, threat model) for every threat model but ``bare`` (or ``threats``); columns: the attacks
     (an attack run with several step counts or budgets gets a column for each)."""
-    cells = load_cells(paths)
+    cells = load_cells(paths, attacks)
     threats = threats or [t for t in THREAT_LABELS if t != "bare" and any(k[2] == t for k in cells)]
     unknown = [t for t in threats if t not in THREAT_LABELS]
     if unknown:
