@@ -264,6 +264,21 @@ def _add_defended_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
 
 
+def _add_crafting_arguments(p: argparse.ArgumentParser) -> None:
+    """What craft-cafa and craft-adversarial share: the classifier, the data, the shards and how they are run."""
+    p.add_argument("--classifier-run", required=True,
+                   help="a train-classifier --out folder (holds model.safetensors), or a zoo classifier release such as resnet20_cifar10")
+    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
+    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
+    p.add_argument("--out", required=True, help="folder for the shards")
+    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default 1000)")
+    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
+    p.add_argument("--limit", type=int, help="only the first N training images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
+    p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
+
+
 def _add_export_arguments(p: argparse.ArgumentParser, *, machine: str, summary: str) -> None:
     """The options every export command shares: where the release goes and what is recorded with it."""
     p.add_argument("--manifest", default="weights_manifest.json", help="manifest to update (default: ./weights_manifest.json)")
@@ -357,18 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
         "official code does before denoiser training, and store the results as uint8 shards with their provenance "
         "(classifier sha256, preset, seed). Running the same command again continues after the last whole shard.",
     )
-    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder (holds model.safetensors), or a zoo classifier release such as resnet20_cifar10")
-    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
-    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
-    p.add_argument("--out", required=True, help="folder for the shards")
+    _add_crafting_arguments(p)
     p.add_argument("--preset", default="official", choices=["official", "paper"], help="CAFA preset (default: official, 100 steps)")
     p.add_argument("--steps", type=int, help="override the preset's number of steps")
-    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default 1000)")
-    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
-    p.add_argument("--limit", type=int, help="only the first N training images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
-    p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
     p.set_defaults(func=_craft_cafa)
 
     p = sub.add_parser(
@@ -379,10 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "again continues after the last whole shard.",
     )
     p.add_argument("--attack", required=True, choices=["cafa", "cw_l2", "pgd"], help="the training attack")
-    p.add_argument("--classifier-run", required=True, help="a train-classifier --out folder or a classifier release")
-    p.add_argument("--classifier-config", required=True, help="the YAML config that classifier was trained with")
-    p.add_argument("--data", required=True, help="data folder of the classifier's data set")
-    p.add_argument("--out", required=True, help="folder for the shards")
+    _add_crafting_arguments(p)
     p.add_argument("--steps", type=int, help="CAFA or PGD steps, or CW-L2 iterations per search step (default: CAFA "
                    "preset's, PGD 20, CW-L2 100)")
     p.add_argument("--preset", default="official", choices=["official", "paper"], help="CAFA's preset")
@@ -390,12 +393,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=float, help="PGD: step in units of 1/255 (default 2)")
     p.add_argument("--search-steps", type=int, help="CW-L2: binary-search steps over the constant c (default 4)")
     p.add_argument("--confidence", type=float, help="CW-L2: margin kappa (default 1)")
-    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default 1000)")
-    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
-    p.add_argument("--limit", type=int, help="only the first N training images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
-    p.add_argument("--device", help="cpu, cuda, ... (default: this process's GPU if any, else cpu)")
     p.set_defaults(func=_craft_cafa)
 
     p = sub.add_parser(
