@@ -1,6 +1,7 @@
 """evaluate: every (attack, threat, shard) cell is one JSON line; --resume redoes only what is missing."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -88,7 +89,9 @@ def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
 
     def counting(name, **kwargs):
         attack = build_attack(name, **kwargs)
-        return attack.__class__(attack.name, attack.params, lambda m, x, y, g: calls.append(type(m).__name__) or attack.run(m, x, y, g))
+        fn = attack.entry.fn
+        return dataclasses.replace(attack, entry=dataclasses.replace(
+            attack.entry, fn=lambda m, x, y, **kw: calls.append(type(m).__name__) or fn(m, x, y, **kw)))
 
     monkeypatch.setattr(evaluate_module, "build_attack", counting)
     out = tmp_path / "results.jsonl"

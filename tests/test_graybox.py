@@ -45,8 +45,9 @@ def test_graybox_crafts_on_the_surrogate_and_records_it(classifier_run, tmp_path
 
     def recording(name, **kwargs):
         attack = build_attack(name, **kwargs)
-        return attack.__class__(attack.name, attack.params,
-                                lambda m, x, y, g: crafted_on.append(m) or attack.run(m, x, y, g))
+        fn = attack.entry.fn
+        return dataclasses.replace(attack, entry=dataclasses.replace(
+            attack.entry, fn=lambda m, x, y, **kw: crafted_on.append(m) or fn(m, x, y, **kw)))
 
     monkeypatch.setattr(evaluate_module, "build_attack", recording)
     out = tmp_path / "gray.jsonl"

@@ -14,7 +14,7 @@ from typing import Any, Callable, Union
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import pgd, roa
+from cafd_zoo.attacks import get_attack
 from cafd_zoo.precision import autocast
 
 
@@ -81,6 +81,7 @@ class ROATraining:
 
 AdversarialTraining = Union[PGDTraining, ROATraining]
 KINDS: dict[str, type] = {"pgd": PGDTraining, "roa": ROATraining}
+REGISTERED = {"pgd": "pgd_n", "roa": "roa"}  # each one's name in cafd_zoo.attacks
 
 
 def adversarial_from_dict(raw: Any, where: str) -> AdversarialTraining:
@@ -126,12 +127,8 @@ def adversarial_batch(
     on. And in eval mode an example depends on its own image and the weights only, not on the rest of
     the batch. The training step that follows runs in train mode as usual.
     """
-    device = x.device
-    with autocast(precision, device):  # type: ignore[arg-type]
-        if isinstance(spec, PGDTraining):
-            return pgd(model, x, labels, eps=spec.eps, steps=spec.steps, step_size=spec.step_size,
-                       random_start=spec.random_start, generator=generator)
-        if isinstance(spec, ROATraining):
-            return roa(model, x, labels, size=spec.size, stride=spec.stride, steps=spec.steps, step_size=spec.step_size,
-                       random_start=spec.random_start, generator=generator)
-    raise TypeError(f"adversarial must be a PGDTraining or an ROATraining, got {type(spec).__name__}")
+    if not isinstance(spec, (PGDTraining, ROATraining)):
+        raise TypeError(f"adversarial must be a PGDTraining or an ROATraining, got {type(spec).__name__}")
+    params = {k: v for k, v in dataclasses.asdict(spec).items() if k != "attack"}
+    with autocast(precision, x.device):  # type: ignore[arg-type]
+        return get_attack(REGISTERED[spec.attack]).fn(model, x, labels, **params, generator=generator)

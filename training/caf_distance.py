@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import carlini_wagner_l2, pgd
+from cafd_zoo.attacks import get_attack
 from cafd_zoo.cafa import FeatureDistance, resolve_config
 from cafd_zoo.cam import ClassActivationFeatures
 from cafd_zoo.data import ImageSet
@@ -61,15 +61,13 @@ def caf_points(attacks: list[str], eps_values: list[float], steps: int, cw_const
 
 def craft(attack: str, params: dict[str, Any], model: nn.Module, x: torch.Tensor, y: torch.Tensor,
           generator: torch.Generator) -> torch.Tensor:
-    """The adversarial examples of one point; budget 0 returns ``x`` itself."""
+    """The adversarial examples of one point, by the registered attack (bim, pgd_n, cw_l2); budget 0 returns ``x``."""
     if params.get("eps", params.get("const")) == 0:
         return x
-    if attack == "cw_l2":
-        return carlini_wagner_l2(model, x, y, confidence=params["confidence"], initial_const=params["const"],
-                                 binary_search_steps=params["binary_search_steps"],
-                                 max_iterations=params["max_iterations"], learning_rate=params["learning_rate"])
-    return pgd(model, x, y, eps=params["eps"], steps=params["steps"], step_size=params["step_size"],
-               random_start=params["random_start"], generator=generator)
+    if attack == "cw_l2":  # one fixed constant: the rows call it const, the attack initial_const
+        fixed = {k: v for k, v in params.items() if k != "const"}
+        return get_attack("cw_l2").fn(model, x, y, initial_const=params["const"], **fixed, generator=generator)
+    return get_attack(attack).fn(model, x, y, **params, generator=generator)
 
 
 @torch.no_grad()

@@ -151,7 +151,8 @@ def evaluate(
                                                       start + size, batch_size=batch_size, seed_base=seed_base,
                                                       device=device, precision=prec, on_batch=bar.update)
                     seconds = round(time.perf_counter() - tick, 2)
-                    measured = {"attack_measured": attack.measured()} if attack.measured else {}
+                    found = attack.measured()  # STA: its success rate and flow size
+                    measured = {"attack_measured": found} if found is not None else {}
                     for threat in todo:
                         params = {**attack.params, "eot": draws}
                         if threat == "graybox":

@@ -22,12 +22,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from cafd_zoo.attacks import carlini_wagner_l2, pgd
-from cafd_zoo.cafa import cafa, resolve_config
+from cafd_zoo.attacks import get_attack
+from cafd_zoo.cafa import resolve_config
 
 from .cafa_shards import PROVENANCE
 
 ATTACKS = ("cafa", "cw_l2", "pgd")
+REGISTERED = {"cafa": "cafa", "cw_l2": "cw_l2", "pgd": "pgd_n"}  # each one's name in cafd_zoo.attacks
 PGD_DEFAULTS = {"eps": 8 / 255, "steps": 20, "step_size": 2 / 255, "random_start": True}  # the paper's PGD-20
 CW_DEFAULTS = {"confidence": 1.0, "initial_const": 1.0, "binary_search_steps": 4, "max_iterations": 100,
                "learning_rate": 0.01}  # cafd_zoo.attacks.cw's defaults, the paper's code's
@@ -53,11 +54,9 @@ class TrainingAttack:
 
     def __call__(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor,
                  generator: torch.Generator | None) -> torch.Tensor:
-        if self.name == "cafa":
-            return cafa(model, x, **self.params, generator=generator)
-        if self.name == "pgd":
-            return pgd(model, x, labels, **self.params, generator=generator)
-        return carlini_wagner_l2(model, x, labels, **self.params)
+        """Runs the registered attack with exactly the recorded parameters (CAFA: its preset too)."""
+        params = {"preset": self.preset, **self.params} if self.name == "cafa" else self.params
+        return get_attack(REGISTERED[self.name]).fn(model, x, labels, **params, generator=generator)
 
 
 def training_attack(name: str, *, preset: str = "official", steps: int | None = None,

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import only, register_attack
 
 
 def _margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -70,3 +71,20 @@ def carlini_wagner_l2(
                 lower = torch.where(succeeded, lower, torch.maximum(lower, const))
                 const = torch.where(torch.isinf(upper), const * 10, (lower + upper) / 2)
     return best.clamp(0, 1)
+
+
+def cw_l2_minimum_norm(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, confidence: float = 1.0,
+                       initial_const: float = 1.0, binary_search_steps: int = 4, max_iterations: int = 100,
+                       learning_rate: float = 0.01, norm: str = "L2", budget: str = "none (minimum norm)",
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """Non-targeted CW-L2 (deterministic: ``generator`` is unused)."""
+    only("cw_l2", norm=(norm, "L2"), budget=(budget, "none (minimum norm)"))
+    return carlini_wagner_l2(model, x, labels, confidence=confidence, initial_const=initial_const,
+                             binary_search_steps=binary_search_steps, max_iterations=max_iterations,
+                             learning_rate=learning_rate)
+
+
+register_attack("cw_l2", cw_l2_minimum_norm,
+                {"norm": "L2", "budget": "none (minimum norm)", "binary_search_steps": 4, "initial_const": 1.0,
+                 "confidence": 1.0, "learning_rate": 0.01, "max_iterations": 100},
+                steps="max_iterations", summary="minimum-norm CW-L2, 4 binary-search steps x 100 Adam iterations")

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import only, register_attack
 
 
 def _l2(t: torch.Tensor) -> torch.Tensor:
@@ -78,3 +79,16 @@ def ddn(
     if max_norm is not None:
         best_delta[best_norm > max_norm] = 0
     return (x + best_delta).clamp(0, 1)
+
+
+def ddn_minimum_norm(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, steps: int = 100, gamma: float = 0.05,
+                     init_norm: float = 1.0, levels: int | None = 256, norm: str = "L2",
+                     budget: str = "none (minimum norm)", generator: torch.Generator | None = None) -> torch.Tensor:
+    """DDN with no norm budget (deterministic: ``generator`` is unused)."""
+    only("ddn", norm=(norm, "L2"), budget=(budget, "none (minimum norm)"))
+    return ddn(model, x, labels, steps=steps, gamma=gamma, init_norm=init_norm, levels=levels)
+
+
+register_attack("ddn", ddn_minimum_norm,
+                {"norm": "L2", "budget": "none (minimum norm)", "steps": 100, "gamma": 0.05, "init_norm": 1.0,
+                 "levels": 256}, steps="steps", summary="minimum-norm DDN-L2, 100 steps")

@@ -35,6 +35,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import only, register_attack
 
 
 @dataclass(frozen=True)
@@ -211,3 +212,25 @@ def fwa(
         return x_adv
     return x_adv, Transport(coupling=coupling, image=image, cost=transport_cost(coupling, kernel_size), budget=budget,
                             success=fooled_once)
+
+
+_FWA_FACTS = {"norm": "Wasserstein (local transport)", "budget": "eps * sum(x) per image",
+              "variant": "Frank-Wolfe, step 2/(t+2), entropic LMO, lambda by bisection", "loss": "cross-entropy",
+              "cost": "Euclidean pixel distance", "post_processing": "clamp to [0, 1] (no capacity projection)",
+              "returned": "last iterate, or the last one that fooled"}
+
+
+def fwa_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: float = 0.005, kernel_size: int = 5,
+               iterations: int = 300, gamma: float = 1e-3, dual_max_iter: int = 50, dual_tol: float = 1e-4,
+               generator: torch.Generator | None = None, **facts: str) -> torch.Tensor:
+    """FWA under a Wasserstein budget (deterministic); ``facts`` are the descriptive parameters of ``_FWA_FACTS``."""
+    only("fwa", **{k: (v, _FWA_FACTS.get(k)) for k, v in facts.items()})
+    return fwa(model, x, labels, eps=eps, kernel_size=kernel_size, iterations=iterations, gamma=gamma,  # type: ignore[return-value]
+               dual_max_iter=dual_max_iter, dual_tol=dual_tol)
+
+
+register_attack("fwa", fwa_attack,
+                {"norm": _FWA_FACTS["norm"], "eps": 0.005, "budget": _FWA_FACTS["budget"], "kernel_size": 5,
+                 "iterations": 300, "gamma": 1e-3, "dual_max_iter": 50, "dual_tol": 1e-4}
+                | {k: v for k, v in _FWA_FACTS.items() if k not in ("norm", "budget")},
+                steps="iterations", summary="FWA: Wasserstein eps 0.005, 300 Frank-Wolfe iterations")

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import OFFICIAL_TARGET, official_targets, only, register_attack
 
 
 def pgd(
@@ -45,3 +46,31 @@ def pgd(
                 delta.clamp_(-eps, eps)
                 delta.copy_((x + delta).clamp_(0, 1) - x)
     return (x + delta.detach()).clamp_(0, 1)
+
+
+def pgd_untargeted(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: float, steps: int,
+                   step_size: float, random_start: bool = True, norm: str = "Linf",
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """PGD_N of the evaluation and AT; BIM (Kurakin et al.) is the same without the random start."""
+    only("pgd", norm=(norm, "Linf"))
+    return pgd(model, x, labels, eps=eps, steps=steps, step_size=step_size, random_start=random_start,
+               generator=generator)
+
+
+def pgd_official_target(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: float, steps: int,
+                        step_size: float, random_start: bool = True, norm: str = "Linf", target: str = OFFICIAL_TARGET,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """PGD_T: aims at the official code's target class (3, or 1 when the label is 3)."""
+    only("pgd_t", norm=(norm, "Linf"), target=(target, OFFICIAL_TARGET))
+    return pgd(model, x, labels, eps=eps, steps=steps, step_size=step_size, random_start=random_start,
+               targets=official_targets(labels), generator=generator)
+
+
+_PGD = {"norm": "Linf", "eps": 8 / 255, "steps": 20, "step_size": 2 / 255, "random_start": True}
+_BUDGET = {"eps": "eps", "steps": "steps", "step_size": "step_size"}
+register_attack("pgd_n", pgd_untargeted, _PGD, **_BUDGET, summary="L-inf PGD-20, cross-entropy, random start")
+register_attack("pgd_t", pgd_official_target, _PGD | {"target": OFFICIAL_TARGET}, **_BUDGET,
+                summary="targeted L-inf PGD-20 (official target class)")
+register_attack("bim", pgd_untargeted, {"eps": 8 / 255, "steps": 10, "random_start": False, "step_size": 0.8 / 255},
+                **_BUDGET, derived=lambda p: {"step_size": p["eps"] / p["steps"]},
+                summary="BIM / iterative FGSM: PGD without random start, step eps / steps")

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import only, register_attack
 
 GRAY = 0.5
 
@@ -121,3 +122,18 @@ def roa(
             (grad,) = torch.autograd.grad(loss, patch)
             patch = (patch.detach() + step_size * grad.sign()).clamp_(0, 1)
     return torch.where(mask, patch.detach(), x)
+
+
+def roa_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, size: int = 7, stride: int = 1,
+               steps: int = 30, step_size: float = 0.05, random_start: bool = False, norm: str = "patch",
+               search: str = "exhaustive", fill: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    """ROA of the evaluation and of DOA training: a gray patch at the worst position, then optimised."""
+    only("roa", norm=(norm, "patch"), search=(search, "exhaustive"), fill=(fill, 0.5))
+    return roa(model, x, labels, size=size, stride=stride, steps=steps, step_size=step_size, random_start=random_start,
+               generator=generator)
+
+
+register_attack("roa", roa_attack,
+                {"norm": "patch", "size": 7, "stride": 1, "search": "exhaustive", "fill": 0.5, "steps": 30,
+                 "step_size": 0.05, "random_start": False},
+                steps="steps", step_size="step_size", summary="ROA: 7x7 occlusion, exhaustive search, 30 steps")

@@ -36,6 +36,7 @@ from torch import nn
 from ..frozen import frozen
 from ..input_checks import check_image_batch
 from .cw import _margin
+from .registry import OFFICIAL_TARGET, official_targets, only, register_attack
 
 
 def flow_loss(flow: torch.Tensor, delta: float = 1e-8) -> torch.Tensor:
@@ -168,3 +169,67 @@ def sta(
     stats = SpatialStats(success=success, flow=best_flow, magnitude=flow_magnitude(best_flow),
                          smoothness=flow_loss(best_flow, delta))
     return x_adv, stats
+
+
+class FlowMeter:
+    """STA's per-image statistics, gathered batch by batch and summed up (then forgotten) per results row."""
+
+    def __init__(self) -> None:
+        self.batches: list[SpatialStats] = []
+
+    def add(self, stats: SpatialStats) -> None:
+        self.batches.append(stats)
+
+    def summary(self) -> dict[str, float | None]:
+        success = torch.cat([s.success for s in self.batches])
+        moved = success.any()
+        magnitude = torch.cat([s.magnitude for s in self.batches])[success]
+        smoothness = torch.cat([s.smoothness for s in self.batches])[success]
+        self.batches.clear()
+        return {"success_rate": float(success.float().mean()),
+                "mean_flow_magnitude_px": float(magnitude.mean()) if moved else None,
+                "mean_flow_loss": float(smoothness.mean()) if moved else None}
+
+
+_STA_FACTS = {"norm": "none (flow smoothness penalty)",
+              "const_search": "per image: x10 while it resists, bisected once it falls (advertorch's)",
+              "solver": "torch.optim.LBFGS, strong Wolfe, history 10",
+              "warp": "bilinear grid_sample, border padding, align_corners=True", "failures": "returned unchanged"}
+
+
+def _sta_run(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None, tau: float,
+             iterations: int, kappa: float, delta: float, search_steps: int, initial_const: float,
+             facts: dict[str, str], meter: FlowMeter | None) -> torch.Tensor:
+    only("sta", **{k: (v, _STA_FACTS.get(k)) for k, v in facts.items()})
+    x_adv, stats = sta(model, x, labels, tau=tau, iterations=iterations, kappa=kappa, delta=delta, history_size=10,
+                       search_steps=search_steps, initial_const=initial_const, targets=targets, return_stats=True)
+    if meter is not None:
+        meter.add(stats)
+    return x_adv
+
+
+def sta_untargeted(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, tau: float = 0.05,
+                   iterations: int = 100, kappa: float = 0.0, delta: float = 1e-8, search_steps: int = 5,
+                   initial_const: float = 1.0, generator: torch.Generator | None = None, meter: FlowMeter | None = None,
+                   **facts: str) -> torch.Tensor:
+    """STA with the constant search; ``facts`` are the descriptive parameters of ``_STA_FACTS``."""
+    return _sta_run(model, x, labels, None, tau, iterations, kappa, delta, search_steps, initial_const, facts, meter)
+
+
+def sta_official_target(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, tau: float = 0.05,
+                        iterations: int = 100, kappa: float = 0.0, delta: float = 1e-8, search_steps: int = 5,
+                        initial_const: float = 1.0, target: str = OFFICIAL_TARGET,
+                        generator: torch.Generator | None = None, meter: FlowMeter | None = None,
+                        **facts: str) -> torch.Tensor:
+    """STA_T: aims at the official code's target class."""
+    only("sta_t", target=(target, OFFICIAL_TARGET))
+    return _sta_run(model, x, labels, official_targets(labels), tau, iterations, kappa, delta, search_steps,
+                    initial_const, facts, meter)
+
+
+_STA = {"norm": _STA_FACTS["norm"], "tau": 0.05, "iterations": 100, "kappa": 0.0, "delta": 1e-8, "search_steps": 5,
+        "initial_const": 1.0} | {k: v for k, v in _STA_FACTS.items() if k != "norm"}
+register_attack("sta", sta_untargeted, _STA, steps="iterations", meter=FlowMeter,
+                summary="STA: a smooth flow (tau 0.05), L-BFGS, per-image constant search")
+register_attack("sta_t", sta_official_target, _STA | {"target": OFFICIAL_TARGET}, steps="iterations", meter=FlowMeter,
+                summary="targeted STA (official target class)")

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
+from .registry import only, register_attack
 
 
 def gaussian_kernel(size: int = 7, nsig: float = 3.0) -> torch.Tensor:
@@ -82,3 +83,19 @@ def ti_dim(
                 x_adv = x_adv.detach() + step_size * momentum.sign()
                 x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp_(0, 1)
     return x_adv.detach()
+
+
+def ti_dim_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: float, steps: int,
+                  step_size: float, decay: float = 1.0, resize_rate: float = 0.9, diversity_prob: float = 0.5,
+                  norm: str = "Linf", kernel: str = "gaussian 7x7, 3 sigma",
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    only("ti_dim", norm=(norm, "Linf"), kernel=(kernel, "gaussian 7x7, 3 sigma"))
+    return ti_dim(model, x, labels, eps=eps, steps=steps, step_size=step_size, decay=decay, kernel_size=7,
+                  resize_rate=resize_rate, diversity_prob=diversity_prob, generator=generator)
+
+
+register_attack("ti_dim", ti_dim_attack,
+                {"norm": "Linf", "eps": 8 / 255, "steps": 10, "step_size": 0.8 / 255, "decay": 1.0,
+                 "kernel": "gaussian 7x7, 3 sigma", "resize_rate": 0.9, "diversity_prob": 0.5},
+                eps="eps", steps="steps", derived=lambda p: {"step_size": p["eps"] / p["steps"]},
+                summary="TI-DIM: momentum, translation-invariant and input-diverse, 10 steps of eps / 10")
