@@ -10,12 +10,13 @@ from typing import Sequence
 
 import torch
 
-from .models import create_model, list_architectures
 from .errors import ZooError
+from .evaluation.commands import add_cafd_commands
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
 from .mirror import serve
+from .models import create_model, list_architectures
 from .models._registry import get_builder
 
 
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_mirror_serve)
+    add_cafd_commands(sub)
     return parser
 
 
@@ -206,6 +208,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ZooError, InvalidInputError) as exc:
+    except (ZooError, InvalidInputError, *getattr(args, "errors", ())) as exc:
         print(f"cafd: error: {exc}", file=sys.stderr)
         return 1

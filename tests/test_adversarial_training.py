@@ -16,7 +16,7 @@ from cafd_zoo.models import DefendedClassifier, create_model
 from training.adversarial import PGDTraining, ROATraining, adversarial_batch, attack_generator
 from training.config import ClassifierConfig, config_dict, load_config
 from training.lr_schedule import Schedule
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.train_classifier import train_classifier
 
 from .test_data import write_binary_cifar

@@ -17,7 +17,7 @@ from training.baseline_steps import baseline_train_step
 from training.checkpoint import load_checkpoint
 from training.config import load_config
 from training.denoiser_config import load_denoiser_config
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.denoiser_init import load_initial_denoiser
 from training.train_denoiser import train_denoiser
 

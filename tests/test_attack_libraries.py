@@ -25,7 +25,7 @@ def test_autoattack_standard_runs_on_a_defended_classifier(tiny_dunet, images):
 
 def test_the_harness_runs_square_under_bf16_autocast_on_images_it_cannot_break(images):
     """pyautoattack's Square fails on bf16 logits once it has images left to attack; the harness gives it fp32."""
-    from training.eval_attacks import build_attack
+    from cafd_zoo.attacks import build_attack
 
     robust = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
     with torch.no_grad():

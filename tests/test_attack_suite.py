@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.eval_attacks import ATTACKS, build_attack
+from cafd_zoo.attacks import build_attack
+from cafd_zoo.evaluation import ATTACKS
 
 from .stripes import stripes, train_stripes_classifier
 

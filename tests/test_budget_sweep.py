@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from training.__main__ import main as training_main
-from training.budget_sweep import pgd_step_size, sweep, sweep_checks, sweep_points
-from training.metrics_log import read_metrics
+from cafd_zoo.evaluation import pgd_step_size, sweep, sweep_checks, sweep_points
+from cafd_zoo.metrics_log import read_metrics
 
 from .hub_fixtures import NAME, build_tiny_zoo
 

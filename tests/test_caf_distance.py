@@ -12,7 +12,7 @@ from cafd_zoo.data import ImageSet
 from training.__main__ import main as training_main
 from training.caf_distance import caf_distance, caf_points, measure
 from training.config import load_config
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.train_classifier import build_classifier
 
 from .conftest import TinyNet

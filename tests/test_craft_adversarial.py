@@ -14,7 +14,7 @@ from training.__main__ import main as training_main
 from training.cafa_shards import read_cafa_set, shard_path
 from training.config import ClassifierConfig
 from training.craft_cafa import craft_cafa
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.training_attacks import check_shard_attack, training_attack
 
 from .test_data import write_binary_cifar

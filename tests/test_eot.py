@@ -10,7 +10,7 @@ from cafd_zoo.evaluation import EOTClassifier, random_generators, with_eot
 from cafd_zoo.models import DefendedClassifier
 from cafd_zoo.purifiers import TVMPurifier
 from training.__main__ import main as training_main
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 
 from .test_evaluate import classifier_run  # noqa: F401 (fixture)
 

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 from training.__main__ import main as training_main
-from training.eval_attacks import build_attack, official_targets
-from training.metrics_log import read_metrics
+from cafd_zoo.attacks import build_attack, official_targets
+from cafd_zoo.metrics_log import read_metrics
 from training.train_classifier import build_classifier
 
 from .hub_fixtures import NAME, build_tiny_zoo
@@ -83,7 +83,7 @@ def test_autoattack_and_square_are_the_authors_package_with_recorded_settings():
 
 
 def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
-    import training.evaluate as evaluate_module
+    import cafd_zoo.evaluation.driver as evaluate_module
 
     calls = []
 

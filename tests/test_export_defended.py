@@ -15,7 +15,7 @@ import cafd_zoo
 from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import DefendedClassifier, create_model
 from training.__main__ import main as training_main
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.safetensors_io import read_metadata
 
 from .test_data import write_binary_cifar
@@ -114,7 +114,7 @@ def test_the_exported_file_records_what_it_holds(chain):
 
 
 def test_each_metric_command_carries_what_reproduces_its_row():
-    from training.eval_attacks import build_attack
+    from cafd_zoo.attacks import build_attack
     from training.export_defended import evaluate_command
 
     def command(attack: str, threat: str = "whitebox", **extra) -> str:

@@ -11,7 +11,7 @@ from torch import nn
 
 from cafd_zoo.attacks import fwa
 from cafd_zoo.attacks.fwa import _check, _linear_step, column_marginal, coupling_violations, window_costs
-from training.eval_attacks import build_attack
+from cafd_zoo.attacks import build_attack
 
 from .stripes import stripes, train_stripes_classifier
 

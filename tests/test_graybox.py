@@ -14,10 +14,10 @@ from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import DUNET, DefendedClassifier
 from training.__main__ import main as training_main
 from training.denoiser_config import load_denoiser_config
-from training.eval_attacks import build_attack
-from training.metrics_log import read_metrics
+from cafd_zoo.attacks import build_attack
+from cafd_zoo.metrics_log import read_metrics
 from training.safetensors_io import save_canonical
-from training.surrogate import load_surrogate
+from training.evaluate_runs import load_surrogate
 
 from .hub_fixtures import NAME
 from .test_evaluate import classifier_run, zoo_env  # noqa: F401 (fixtures)
@@ -38,7 +38,7 @@ def denoiser_run(folder: Path, seed: int) -> Path:
 
 
 def test_graybox_crafts_on_the_surrogate_and_records_it(classifier_run, tmp_path, monkeypatch):
-    import training.evaluate as evaluate_module
+    import cafd_zoo.evaluation.driver as evaluate_module
 
     defended, surrogate = denoiser_run(tmp_path / "real", 1), denoiser_run(tmp_path / "sur", 2)
     crafted_on = []

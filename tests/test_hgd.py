@@ -16,7 +16,7 @@ from training.baseline_config import BaselineDenoiserConfig
 from training.config import load_config
 from training.denoiser_config import load_denoiser_config
 from training.hgd_loss import guided_denoiser_loss
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.train_denoiser import train_denoiser
 from training.training_attacks import check_shard_attack
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from training.__main__ import main as training_main
-from training.eval_sanity import sanity_checks
-from training.evaluate import summarize
+from cafd_zoo.evaluation import sanity_checks
+from cafd_zoo.evaluation import summarize
 
 
 def cell(release, attack, threat, shard, errors, clean_errors, n=10):

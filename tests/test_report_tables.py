@@ -129,7 +129,7 @@ def test_release_names_give_target_model_defense_and_data_set():
 
 
 def test_provenance_names_each_cells_budget_whatever_bounds_it():
-    from training.eval_attacks import build_attack
+    from cafd_zoo.attacks import build_attack
     from training.report_tables import _budget
 
     assert _budget(build_attack("pgd_n").params) == _budget(build_attack("cafa").params) == "8/255"

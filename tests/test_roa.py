@@ -20,7 +20,7 @@ from cafd_zoo.models import create_model
 from training.__main__ import main as training_main
 from training.adversarial import ROATraining
 from training.config import load_config
-from training.eval_attacks import build_attack
+from cafd_zoo.attacks import build_attack
 from training.train_classifier import train_classifier
 
 from .conftest import TinyNet

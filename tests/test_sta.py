@@ -10,7 +10,7 @@ from torch import nn
 
 from cafd_zoo.attacks import sta
 from cafd_zoo.attacks.sta import flow_loss, warp
-from training.eval_attacks import build_attack, official_targets
+from cafd_zoo.attacks import build_attack, official_targets
 
 from .stripes import stripes, train_stripes_classifier
 

@@ -25,7 +25,7 @@ from training.cafa_shards import to_uint8, write_provenance, write_shard
 from training.config import ClassifierConfig
 from training.denoiser_config import DenoiserConfig, load_denoiser_config
 from training.denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
-from training.metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 from training.purification_eval import evaluate_purification
 from training.train_classifier import build_classifier
 from training.train_denoiser import train_denoiser

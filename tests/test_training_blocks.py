@@ -24,8 +24,8 @@ from training.checkpoint import (
     CheckpointError, capture_rng_state, load_checkpoint, previous_path, restore_rng_state, restore_training_state,
     save_checkpoint, training_state,
 )
-from training.metrics_log import MetricsLog, read_metrics
-from training.progress import progress
+from cafd_zoo.metrics_log import MetricsLog, read_metrics
+from cafd_zoo.progress import progress
 from training.resumable_order import ResumableSampler, batches, epoch_order, shard_size
 from training.stop_signal import StopOnSignal
 
@@ -402,7 +402,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
-from training.metrics_log import MetricsLog
+from cafd_zoo.metrics_log import MetricsLog
 from training.resumable_order import ResumableSampler, batches
 from training.stop_signal import StopOnSignal
 

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from cafd_zoo.cli_options import OPTIONS, add_options
 from cafd_zoo.errors import ZooError
+from cafd_zoo.evaluation.commands import EVALUATE_DESCRIPTION, SWEEP_DESCRIPTION, add_evaluate_options, add_sweep_options
 
 from .classifier_source import classifier_weights
 from .publish import publish
@@ -101,83 +103,24 @@ def _train_denoiser(args: argparse.Namespace) -> int:
     return 0
 
 
-def _defended_from_args(args: argparse.Namespace, threats: list[str]):
-    """The DefendedClassifier that evaluate and sweep attack, its release name, and the test data."""
-    import torch
-
-    from cafd_zoo.data import embedded_cifar10_sample, load_dataset
-    from cafd_zoo.models import DefendedClassifier
-    from cafd_zoo.models.denoiser import ZeroResidual
-    from cafd_zoo.purifiers import build_purifier
-
-    from .config import load_config
-    from .craft_cafa import load_trained_classifier
-    from .denoiser_init import load_initial_denoiser
-
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if args.model:
-        from cafd_zoo.hub import load
-
-        model, release, dataset = load(args.model, device=device), args.model, None
-        if not isinstance(model, DefendedClassifier):
-            raise ValueError(f"{args.model} is not a defended release; evaluate a classifier with --classifier-run")
-    else:
-        if not (args.classifier_run and args.classifier_config):
-            raise ValueError("give --model NAME, or --classifier-run and --classifier-config (plus --denoiser FILE)")
-        config = load_config(args.classifier_config)
-        classifier = load_trained_classifier(classifier_weights(args.classifier_run), config, device)
-        dataset = config.dataset
-        if args.denoiser and args.purifier:
-            raise ValueError("give --denoiser or --purifier, not both")
-        if args.denoiser:
-            denoiser = load_initial_denoiser(args.denoiser).build()  # DUNET (CAFD, HGD) or APE-G's generator
-        elif args.purifier:
-            denoiser = build_purifier(args.purifier, seed=args.seed)
-        else:
-            if set(threats) != {"bare"}:
-                raise ValueError("without --denoiser or --purifier there is only the bare classifier: use --threat bare")
-            denoiser = ZeroResidual()
-        model = DefendedClassifier(denoiser.to(device), classifier)
-        defense = Path(args.denoiser).parent.name if args.denoiser else args.purifier
-        release = args.release or Path(args.classifier_run).name + (f"+{defense}" if defense else "")
-    if args.embedded:
-        data = embedded_cifar10_sample()
-    elif args.data:
-        data = load_dataset(dataset or model.release_info["dataset"], args.data, "test")
-    else:
-        raise ValueError("give --data DIR (the test split) or --embedded (the first 1,000 CIFAR-10 test images)")
-    return model, release, data
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_summary
+    from cafd_zoo.evaluation.commands import run_evaluate
 
-    threats = args.threat.split(",")
-    model, release, data = _defended_from_args(args, threats)
-    surrogate = None
-    if args.surrogate_denoiser:
-        from .surrogate import load_surrogate
+    from .evaluate_runs import defended_from_runs, load_surrogate
 
-        surrogate = load_surrogate(args.surrogate_denoiser, model)
-    rows = evaluate(model, release, data, args.out, attacks=args.attacks.split(","), threats=threats, n=args.n,
-                    shard_size=args.shard_size, batch_size=args.batch_size, steps=args.steps, seed=args.seed, eps=args.eps / 255,
-                    precision=args.precision, resume=args.resume, surrogate=surrogate, eot=args.eot)
-    print(format_summary(rows, release))
-    return 0
+    model, release, data = defended_from_runs(args, args.threat)
+    surrogate = load_surrogate(args.surrogate_denoiser, model) if args.surrogate_denoiser else None
+    return run_evaluate(args, model, release, data, surrogate)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .budget_sweep import format_sweep, sweep, sweep_checks, sweep_points
+    from cafd_zoo.cli_options import one
+    from cafd_zoo.evaluation.commands import run_sweep
 
-    model, release, data = _defended_from_args(args, [args.threat])
-    eps_values = [float(e) / 255 for e in args.eps.split(",")]
-    points = sweep_points(eps_values, [int(k) for k in args.steps.split(",")], args.base_eps / 255, args.base_steps)
-    rows = sweep(model, release, data, args.out, attack=args.attack, threat=args.threat, points=points, n=args.n,
-                 batch_size=args.batch_size, seed=args.seed, precision=args.precision)
-    checks = sweep_checks(rows, args.base_eps / 255, args.base_steps)
-    print(f"{release}: {args.attack} / {args.threat}, first {args.n} test images\n")
-    print(format_sweep(rows, checks))
-    return 0
+    from .evaluate_runs import defended_from_runs
+
+    model, release, data = defended_from_runs(args, [one(args.threat, "--threat")])
+    return run_sweep(args, model, release, data)
 
 
 def _caf_distance(args: argparse.Namespace) -> int:
@@ -247,21 +190,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _add_defended_model_arguments(p: argparse.ArgumentParser) -> None:
-    """What evaluate and sweep attack: a release, or a classifier run with a denoiser or purifier; and the data."""
-    p.add_argument("--model", help="a defended zoo release")
+    """What evaluate and sweep attack here: a release, or a classifier run with a denoiser or purifier."""
+    add_options(p, OPTIONS, "--model", "--purifier")
     p.add_argument("--classifier-run", help="a train-classifier --out folder or a zoo classifier release, instead of --model")
     p.add_argument("--classifier-config", help="the YAML config of that classifier")
     p.add_argument("--denoiser", help="a train-denoiser denoiser.safetensors (or a zoo release) to put in front")
-    p.add_argument("--purifier", help="instead of --denoiser, a baseline purifier: jpeg (quality 75), jpeg_diff "
-                   "(kornia's differentiable JPEG: a true white-box JPEG) or tvm (weight 0.003); jpeg:Q, jpeg_diff:Q set "
-                   "the quality")
-    p.add_argument("--release", help="the name recorded in the results (default: derived from the run folders)")
-    p.add_argument("--data", help="data folder with the test split")
-    p.add_argument("--embedded", action="store_true", help="use the embedded first 1,000 CIFAR-10 test images instead")
-    p.add_argument("--seed", type=int, default=0, help="seed of the attacks' random starts (default 0)")
-    p.add_argument("--batch-size", type=int, default=250, help="images per attack batch (default 250)")
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="default: bf16 where native")
-    p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
 
 
 def _add_crafting_arguments(p: argparse.ArgumentParser) -> None:
@@ -405,49 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_denoiser_run_arguments(p)
 
-    p = sub.add_parser(
-        "evaluate", help="error rates under attacks x threat models, as resumable JSON lines",
-        description="Attack a defended model (a zoo release, or a classifier run plus a denoiser file) on the first "
-        "--n test images under each threat model: bare (the classifier alone), oblivious (crafted on the bare "
-        "classifier, judged through the denoiser), bpda (purifier backward = identity), whitebox (end to end), graybox "
-        "(crafted on --surrogate-denoiser in front of the same classifier, judged on the real defense). One "
-        "JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.",
-    )
+    p = sub.add_parser("evaluate", help="error rates under attacks x threat models, as resumable JSON lines",
+                       description=EVALUATE_DESCRIPTION)
     _add_defended_model_arguments(p)
-    p.add_argument("--attacks", default="pgd_n,cafa",
-                   help="comma-separated: pgd_n, pgd_t, cafa, ti_dim, ddn, cw_l2 (both minimum L2), autoattack, "
-                   "square, sta, sta_t (flow, tau 0.05), fwa (Wasserstein eps 0.005), roa (7x7 occlusion) (default pgd_n,cafa)")
-    p.add_argument("--eps", type=float, default=8.0, help="L-inf budget in units of 1/255 (default 8)")
-    p.add_argument("--threat", default="oblivious,whitebox",
-                   help="comma-separated: bare, oblivious, bpda, whitebox, graybox")
-    p.add_argument("--surrogate-denoiser", help="graybox's surrogate: a separately trained train-denoiser --out folder "
-                   "(or its denoiser.safetensors), or a zoo release with a denoiser")
-    p.add_argument("--eot", type=int, default=1, help="average each attack gradient on a randomised defense (tvm) over "
-                   "N random draws (EOT, Athalye et al. 2018); judging stays one draw (default 1)")
-    p.add_argument("--n", type=int, default=1000, help="evaluate on the first N test images (default 1000)")
-    p.add_argument("--steps", type=int, help="override each attack's default steps (PGD 20, CAFA 100, TI-DIM 10, "
-                   "DDN 100, CW-L2 100 per search step, STA 100 L-BFGS iterations, FWA 300)")
-    p.add_argument("--shard-size", type=int, default=500, help="images per resumable cell (default 500)")
-    p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
-    p.add_argument("--resume", action="store_true", help="skip the (attack, threat, shard) cells --out already holds")
+    add_evaluate_options(p)
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser(
-        "sweep", help="error against eps and steps, with the gradient-masking checks",
-        description="Attack one threat model at several budgets (every --eps at the base steps, every --steps at the "
-        "base eps) on the first --n test images, one JSON line per point (a rerun skips finished points), then check "
-        "that error never falls as eps or steps grow and that an unbounded budget (255) reaches at least 99%%: the "
-        "checks that catch gradient masking. PGD's step size is max(2/255, 2.5 eps / steps).",
-    )
+    p = sub.add_parser("sweep", help="error against eps and steps, with the gradient-masking checks",
+                       description=SWEEP_DESCRIPTION)
     _add_defended_model_arguments(p)
-    p.add_argument("--attack", default="pgd_n", help="one attack of evaluate's list (default pgd_n)")
-    p.add_argument("--threat", default="whitebox", help="one threat model (default whitebox)")
-    p.add_argument("--eps", default="2,4,8,16,255", help="budgets in units of 1/255 (default 2,4,8,16,255)")
-    p.add_argument("--steps", default="5,10,20,50", help="step counts (default 5,10,20,50)")
-    p.add_argument("--base-eps", type=float, default=8.0, help="eps of the steps series, in 1/255 (default 8)")
-    p.add_argument("--base-steps", type=int, default=20, help="steps of the eps series (default 20)")
-    p.add_argument("--n", type=int, default=500, help="the first N test images (default 500)")
-    p.add_argument("--out", required=True, help="results file (JSON lines), appended to")
+    add_sweep_options(p)
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("report", help="render evaluation results as Markdown tables like the paper's Tables 1-3",

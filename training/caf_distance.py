@@ -27,12 +27,11 @@ from torch import nn
 from cafd_zoo.attacks import get_attack
 from cafd_zoo.cafa import FeatureDistance, resolve_config
 from cafd_zoo.cam import ClassActivationFeatures
+from cafd_zoo.code_version import code_commit
 from cafd_zoo.data import ImageSet
+from cafd_zoo.evaluation import pgd_step_size
+from cafd_zoo.metrics_log import MetricsLog, read_metrics
 from cafd_zoo.precision import autocast, resolve_precision
-
-from .budget_sweep import pgd_step_size
-from .code_version import code_commit
-from .metrics_log import MetricsLog, read_metrics
 
 ATTACKS = ("bim", "pgd_n", "cw_l2")
 Point = tuple[str, dict[str, Any]]

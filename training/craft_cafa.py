@@ -17,13 +17,13 @@ from safetensors.torch import load_file
 
 from cafd_zoo.data import load_dataset
 from cafd_zoo.integrity import sha256_of
+from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.precision import autocast, resolve_precision
+from cafd_zoo.progress import progress
 
 from .cafa_shards import shard_path, to_uint8, write_provenance, write_shard
 from .config import ClassifierConfig, config_dict
 from .distributed import World, joined_world
-from .metrics_log import MetricsLog
-from .progress import progress
 from .stop_signal import StopOnSignal
 from .train_classifier import build_classifier
 from .training_attacks import TrainingAttack, training_attack

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from cafd_zoo.metrics_log import MetricsLog
+from cafd_zoo.progress import progress
+
 from .checkpoint import load_checkpoint, restore_training_state
 from .distributed import World
-from .metrics_log import MetricsLog
-from .progress import progress
 from .resumable_order import ResumableSampler, batches
 from .stop_signal import StopOnSignal
 

@@ -14,15 +14,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from cafd_zoo.evaluation import summarize
 from cafd_zoo.hub import download, model_info
 from cafd_zoo.integrity import sha256_of
+from cafd_zoo.metrics_log import read_metrics
 from cafd_zoo.models import create_model
 
 from .baseline_config import PAPERS
-from .denoiser_config import load_denoiser_config
-from .evaluate import summarize
-from .metrics_log import read_metrics
 from .config import config_dict
+from .denoiser_config import load_denoiser_config
 from .export import Component, ReleaseSpec, export_release
 from .train_denoiser import WEIGHTS, denoiser_architecture, denoiser_args
 

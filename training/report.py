@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .evaluate import summarize
-from .metrics_log import read_metrics
+from cafd_zoo.evaluation import summarize
+from cafd_zoo.metrics_log import read_metrics
 
 
 def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None) -> str:

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
+
 from .report_tables import THREAT_LABELS, attack_columns, column_labels, describe, load_cells
 
 ABLATIONS = {"ablation_msed": "MSED (pixel MSE)", "ablation_no_adv": "CAFD without L_adv",
@@ -27,7 +28,7 @@ def _figure(width: float = 6.0, height: float = 4.0):
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise RuntimeError("the figures need matplotlib: pip install 'cafd-zoo[eval]'") from exc
+        raise RuntimeError("the figures need matplotlib: pip install 'cafd-zoo[train]'") from exc
     figure = Figure(figsize=(width, height), layout="constrained")
     return figure, figure.add_subplot()
 

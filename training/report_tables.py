@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Collection, Sequence
 
-from .metrics_log import read_metrics
+from cafd_zoo.metrics_log import read_metrics
 
 MISSING = "—"
 THREAT_LABELS = {"bare": "none (bare classifier)", "oblivious": "oblivious", "bpda": "BPDA",

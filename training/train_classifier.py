@@ -19,17 +19,17 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch.nn.parallel import DistributedDataParallel
 
+from cafd_zoo.code_version import code_commit
 from cafd_zoo.data import ImageSet, load_dataset, random_crop_flip
+from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
 from .adversarial import adversarial_batch, attack_generator
-from .code_version import code_commit
 from .checkpoint import save_checkpoint, training_state
 from .config import ClassifierConfig, config_dict
 from .distributed import World, joined_world
 from .epoch_loop import run_epochs, start_or_resume
-from .metrics_log import MetricsLog
 from .resumable_order import ResumableSampler
 
 CHECKPOINT = "checkpoint.pt"

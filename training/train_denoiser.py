@@ -33,23 +33,23 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
 from cafd_zoo.cam import ClassActivationFeatures
+from cafd_zoo.code_version import code_commit
 from cafd_zoo.data import load_dataset
 from cafd_zoo.frozen import no_parameter_grads
 from cafd_zoo.integrity import sha256_of
+from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
 
 from .baseline_steps import baseline_train_step
 from .checkpoint import save_checkpoint, training_state
-from .code_version import code_commit
 from .config import ClassifierConfig, config_dict
 from .denoiser_config import DenoiserConfig
-from .denoiser_init import load_initial_denoiser
 from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
+from .denoiser_init import load_initial_denoiser
 from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from .distributed import World, joined_world
 from .epoch_loop import run_epochs, start_or_resume
-from .metrics_log import MetricsLog
 from .purification_eval import attacked_probe_set, evaluate_purification
 from .resumable_order import ResumableSampler
 from .safetensors_io import save_canonical

@@ -33,7 +33,7 @@ def load_svhn(root: str | Path, split: str = "train", *, download: bool = False,
     try:
         from scipy.io import loadmat
     except ImportError as exc:
-        raise DatasetError("reading SVHN needs scipy: pip install 'cafd-zoo[train]'") from exc
+        raise DatasetError("reading SVHN needs scipy: pip install 'cafd-zoo[eval]' (or [train], or scipy alone)") from exc
     try:
         mat = loadmat(str(path))
         x, y = mat["X"], mat["y"]

@@ -1,4 +1,4 @@
-"""evaluate: error rates of a defended model under attacks x threat models, as JSON lines, resumable.
+"""The evaluation driver: error rates of a defended model under attacks x threat models, as JSON lines, resumable.
 
 The evaluation subset is fixed and recorded: the first ``n`` test images. Work is split in shards
 of ``shard_size`` images; each finished (attack, threat model, shard) cell is one line of the
@@ -14,18 +14,23 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 
-from cafd_zoo.data import ImageSet
-from cafd_zoo.evaluation import attack_target, judged_model, random_generators, with_eot
-from cafd_zoo.models import DefendedClassifier
-from cafd_zoo.precision import autocast, resolve_precision
-
-from .code_version import code_commit
-from .eval_attacks import Attack, build_attack
-from .metrics_log import MetricsLog, read_metrics
-from .progress import progress
+from ..attacks import Attack, build_attack
+from ..code_version import code_commit
+from ..data import ImageSet
+from ..metrics_log import MetricsLog, read_metrics
+from ..models import DefendedClassifier
+from ..precision import autocast, resolve_precision
+from ..progress import progress
+from .eot import random_generators, with_eot
+from .summary import summarize
+from .threat_models import attack_target, judged_model
 
 if TYPE_CHECKING:
     from .surrogate import Surrogate
+
+ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
+"""The attacks of the paper's tables and of a careful review, in the order they are listed (any registered
+attack runs; these are the ones the evaluation is documented and tested with)."""
 
 
 def done_cells(results: Path, release: str) -> set[tuple[str, str, int]]:
@@ -85,7 +90,7 @@ def count_errors(
     return wrong, clean_wrong
 
 
-def evaluate(
+def run_evaluation(
     model: DefendedClassifier,
     release: str,
     data: ImageSet,
@@ -105,7 +110,7 @@ def evaluate(
     eot: int = 1,
 ) -> list[dict[str, Any]]:
     """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary.
-    ``graybox`` crafts on ``surrogate`` (:func:`training.surrogate.load_surrogate`); with ``eot`` > 1 every attack on a
+    ``graybox`` crafts on ``surrogate`` (:mod:`cafd_zoo.evaluation.surrogate`); with ``eot`` > 1 every attack on a
     randomised target follows the mean over ``eot`` draws (:class:`cafd_zoo.evaluation.EOTClassifier`), while the
     clean and final judgements stay one draw, as deployed."""
     threats = list(threats)
@@ -163,37 +168,3 @@ def evaluate(
                                 precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, **measured)
                 bar.close()
     return summarize(results, release)
-
-
-def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
-    """One row per (attack, threat): errors over all shards of ``release`` in ``results``."""
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in read_metrics(results):
-        if r.get("release") != release:
-            continue
-        row = cells.setdefault((r["attack"], r["threat_model"]), {"attack": r["attack"], "threat_model": r["threat_model"],
-                                                                    "params": r["params"], "n": 0, "errors": 0, "clean_errors": 0, "seconds": 0.0})
-        row["n"] += r["n"]
-        row["errors"] += r["errors"]
-        row["clean_errors"] += r["clean_errors"]
-        row["seconds"] += r["seconds"]
-    for row in cells.values():
-        row["error_rate"] = row["errors"] / row["n"]
-        row["clean_error"] = row["clean_errors"] / row["n"]
-    return list(cells.values())
-
-
-def format_summary(rows: list[dict[str, Any]], release: str) -> str:
-    """The summary table, then the sanity checks."""
-    from .eval_sanity import format_checks, sanity_checks
-
-    return _table(rows, release) + "\n\nsanity checks:\n" + format_checks(sanity_checks(rows))
-
-
-def _table(rows: list[dict[str, Any]], release: str) -> str:
-    lines = [f"{release}: error rates (L-inf, first n test images)", "",
-             f"{'attack':<12}{'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
-    for r in rows:
-        lines.append(f"{r['attack']:<12}{r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
-                     f"{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
-    return "\n".join(lines)

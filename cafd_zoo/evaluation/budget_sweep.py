@@ -1,4 +1,4 @@
-"""sweep: error rate against the attack's budget (eps) and its number of steps, with the checks that
+"""The budget sweep: error rate against the attack's budget (eps) and its number of steps, with the checks that
 catch gradient masking (Carlini et al. 2019, "On evaluating adversarial robustness"):
 
 - error must not fall as eps grows (at the base number of steps);
@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cafd_zoo.data import ImageSet
-from cafd_zoo.evaluation import attack_target, judged_model
-from cafd_zoo.models import DefendedClassifier
-from cafd_zoo.precision import resolve_precision
-
-from .code_version import code_commit
-from .eval_attacks import build_attack
-from .evaluate import count_errors
-from .metrics_log import MetricsLog, read_metrics
+from ..attacks import build_attack
+from ..code_version import code_commit
+from ..data import ImageSet
+from ..metrics_log import MetricsLog, read_metrics
+from ..models import DefendedClassifier
+from ..precision import resolve_precision
+from .driver import count_errors
+from .sanity_checks import format_checks
+from .threat_models import attack_target, judged_model
 
 UNBOUNDED_ERROR = 0.99  # what "reaches 100%" allows: a few images may sit exactly on a tie
 
@@ -103,8 +103,6 @@ def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -
 
 
 def format_sweep(rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
-    from .eval_sanity import format_checks
-
     lines = ["| eps | steps | n | error | seconds |", "|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["steps"], r["eps"])):
         lines.append(f"| {_label('eps', r['eps'])} | {r['steps']} | {r['n']} | {100 * r['error_rate']:.2f}% | {r['seconds']:.1f} |")

@@ -1,0 +1,41 @@
+"""The summary of an evaluation: its results file's cells summed per (attack, threat model), as a table
+followed by the sanity checks."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..metrics_log import read_metrics
+from .sanity_checks import format_checks, sanity_checks
+
+
+def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
+    """One row per (attack, threat): errors over all shards of ``release`` in ``results``."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in read_metrics(results):
+        if r.get("release") != release:
+            continue
+        row = cells.setdefault((r["attack"], r["threat_model"]), {"attack": r["attack"], "threat_model": r["threat_model"],
+                                                                    "params": r["params"], "n": 0, "errors": 0, "clean_errors": 0, "seconds": 0.0})
+        row["n"] += r["n"]
+        row["errors"] += r["errors"]
+        row["clean_errors"] += r["clean_errors"]
+        row["seconds"] += r["seconds"]
+    for row in cells.values():
+        row["error_rate"] = row["errors"] / row["n"]
+        row["clean_error"] = row["clean_errors"] / row["n"]
+    return list(cells.values())
+
+
+def format_summary(rows: list[dict[str, Any]], release: str) -> str:
+    """The summary table, then the sanity checks."""
+    return _table(rows, release) + "\n\nsanity checks:\n" + format_checks(sanity_checks(rows))
+
+
+def _table(rows: list[dict[str, Any]], release: str) -> str:
+    lines = [f"{release}: error rates (L-inf, first n test images)", "",
+             f"{'attack':<12}{'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
+    for r in rows:
+        lines.append(f"{r['attack']:<12}{r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
+                     f"{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
+    return "\n".join(lines)
