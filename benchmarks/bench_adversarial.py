@@ -5,7 +5,7 @@ For the CIFAR VGG-19 (random weights: speed does not depend on their values), im
   - crafting the AT batch: PGD-10 (training/configs/at_vgg19_cifar10.yaml's inner attack);
   - the DOA position search alone: a 7x7 gray patch at every stride-1 position (676 forward passes per image);
   - the DOA patch optimisation alone: 30 signed-gradient steps inside the patch.
-Each goes through training/adversarial.py's ``adversarial_batch``, the trainer's own path. Repetitions
+Each goes through training/classifier/adversarial_training.py's ``adversarial_batch``, the trainer's own path. Repetitions
 are interleaved and the median is kept.
 
     python benchmarks/bench_adversarial.py                              # bf16 where native, batch 32
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the training/ tr
 from cafd_zoo.attacks.roa import roa_position  # noqa: E402
 from cafd_zoo.models import create_model  # noqa: E402
 from cafd_zoo.precision import autocast, resolve_precision  # noqa: E402
-from training.adversarial import PGDTraining, ROATraining, adversarial_batch  # noqa: E402
+from training.classifier.adversarial_training import PGDTraining, ROATraining, adversarial_batch  # noqa: E402
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ from cafd_zoo.integrity import sha256_of  # noqa: E402
 from cafd_zoo.manifest import load_manifest  # noqa: E402
 from cafd_zoo.mirror import MirrorServer  # noqa: E402
 from cafd_zoo.models import create_model  # noqa: E402
-from training.export import Component, ReleaseSpec, export_release  # noqa: E402
-from training.publish import publish  # noqa: E402
+from training.release.export import Component, ReleaseSpec, export_release  # noqa: E402
+from training.release.publish import publish  # noqa: E402
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ classifier and of the CAFD denoiser, in fp32 NCHW, fp32 channels_last and bf16 a
   - VGG-19 classifier step: forward, cross-entropy, backward, SGD (what train-classifier does);
   - denoiser step, paper size: DUNET width 64 + the VGG-style discriminator, L_caf through a frozen VGG-19;
   - denoiser step, compact release: DUNET width 16 + discriminator, L_caf through a frozen ResNet-20.
-The denoiser step is training/train_denoiser.py's own ``_train_step`` (D step, then C step), not a copy.
+The denoiser step is training/denoiser/train.py's own ``train_step`` (D step, then C step), not a copy.
 Weights are random (speed does not depend on them); repetitions are interleaved, the median is kept.
 
     python benchmarks/bench_train.py                 # batch 64, the numbers in benchmarks/README.md
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is a s
 from bench_core import LABELS, MODES, median_times  # noqa: E402
 from cafd_zoo import create_model  # noqa: E402
 from cafd_zoo.precision import native_bf16  # noqa: E402
-from training.denoiser_config import DenoiserConfig  # noqa: E402
-from training.denoiser_losses import ClassActivationFeatureLoss  # noqa: E402
-from training.distributed import World  # noqa: E402
-from training.train_denoiser import _train_step  # noqa: E402
+from training.denoiser.config import DenoiserConfig  # noqa: E402
+from training.denoiser.losses import ClassActivationFeatureLoss  # noqa: E402
+from training.engine.distributed import World  # noqa: E402
+from training.denoiser.train import train_step  # noqa: E402
 
 
 def layout(mode: str) -> torch.memory_format:
@@ -66,7 +66,7 @@ def denoiser_step(classifier: torch.nn.Module, width: int, x: torch.Tensor, mode
             m.to(memory_format=layout(mode))
         denoiser.train()
         discriminator.train()
-        _train_step(config, precision, world, denoiser, discriminator, discriminator, opt_c, opt_d, caf,
+        train_step(config, precision, world, denoiser, discriminator, discriminator, opt_c, opt_d, caf,
                     x.contiguous(memory_format=layout(mode)), x_adv.contiguous(memory_format=layout(mode)))
     return step
 

@@ -10,6 +10,7 @@ from typing import Sequence
 
 import torch
 
+from .cli_options import OPTIONS, add_options
 from .errors import ZooError
 from .evaluation.commands import add_cafd_commands
 from .hub import download, model_info
@@ -148,12 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "images report the error of the bare classifier and of the defended one on clean images, oblivious PGD, "
         "CAFA, and full white-box PGD; write a PNG like the paper's Figure 4.",
     )
-    p.add_argument("--model", default="cafd_resnet20_cifar10", help="a defended release (default: the embedded compact one)")
-    p.add_argument("--n", type=int, default=500, help="images of the embedded sample, 1-1000 (default 500)")
+    add_options(p, OPTIONS, "--model", "--n", model={"default": "cafd_resnet20_cifar10"}, n={"default": 500})
     p.add_argument("--figure", default="cafd_demo.png", help="where to write the picture (default cafd_demo.png; '' for none)")
     p.add_argument("--pgd-steps", type=int, default=20, help="PGD steps (default 20, step 2/255)")
     p.add_argument("--cafa-steps", type=int, default=20, help="CAFA steps (default 20; the official preset uses 100)")
-    p.add_argument("--batch-size", type=int, default=100, help="images per batch (default 100)")
+    add_options(p, OPTIONS, "--batch-size", batch_size={"default": 100})
     p.set_defaults(func=_demo)
 
     p = sub.add_parser(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 
 def names(text: str) -> list[str]:
@@ -63,7 +63,8 @@ OPTIONS: dict[str, Option] = {
                                    "train-denoiser --out folder or its denoiser.safetensors"),
     "--release": Option("a release name: the one recorded in results, exported, or shown"),
     "--data": Option("the data set folder (CIFAR-10: holds cifar-10-batches-bin/ or -py/; SVHN: *_32x32.mat)"),
-    "--embedded": Option("use the embedded first 1,000 CIFAR-10 test images instead of --data",
+    "--embedded": Option("the embedded first 1,000 CIFAR-10 test images instead of --data (export-defended: the "
+                         "results were computed on them)",
                          {"action": "store_true"}),
     "--n": Option("use the first N images of the test split", {"type": int}),
     "--attacks": Option("attacks by registered name, comma-separated (cafd_zoo.attacks.list_attacks())",
@@ -91,7 +92,7 @@ OPTIONS: dict[str, Option] = {
 }
 
 
-def add_options(parser: argparse.ArgumentParser, table: Mapping[str, Option], *flags: str,
+def add_options(parser: argparse.ArgumentParser, table: Mapping[str, Option], /, *flags: str,
                 **settings: Mapping[str, Any]) -> None:
     """Add ``flags`` from ``table``; ``settings["--n"] = {"default": 500}`` style keyword dicts (key: the flag
     without dashes, ``-`` as ``_``) may set ``default``, ``required`` and ``choices`` only."""
@@ -105,4 +106,3 @@ def add_options(parser: argparse.ArgumentParser, table: Mapping[str, Option], *f
         parser.add_argument(flag, *option.aliases, help=option.help + shown, **{**option.kwargs, **extra})
 
 
-Handler = Callable[[argparse.Namespace], int]

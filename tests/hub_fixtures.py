@@ -8,8 +8,8 @@ import torch
 
 from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import create_model
-from training.export import Component, ReleaseSpec, export_release
-from training.publish import publish
+from training.release.export import Component, ReleaseSpec, export_release
+from training.release.publish import publish
 
 # The test manifest reuses a real release name, so the repository's hubconf entrypoint serves it,
 # but with tiny architectures so the suite stays fast.

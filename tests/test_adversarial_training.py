@@ -13,11 +13,11 @@ from safetensors.torch import load_file
 import cafd_zoo
 from cafd_zoo.errors import UnpublishedReleaseError
 from cafd_zoo.models import DefendedClassifier, create_model
-from training.adversarial import PGDTraining, ROATraining, adversarial_batch, attack_generator
-from training.config import ClassifierConfig, config_dict, load_config
-from training.lr_schedule import Schedule
+from training.classifier.adversarial_training import PGDTraining, ROATraining, adversarial_batch, attack_generator
+from training.classifier.config import ClassifierConfig, config_dict, load_config
+from training.engine.lr_schedule import Schedule
 from cafd_zoo.metrics_log import read_metrics
-from training.train_classifier import train_classifier
+from training.classifier.train import train_classifier
 
 from .test_data import write_binary_cifar
 

@@ -11,15 +11,15 @@ from safetensors.torch import load_file
 
 import cafd_zoo
 from cafd_zoo.models import APEDiscriminator, APEGenerator, DefendedClassifier, create_model
-from training.ape_gan_losses import ape_discriminator_loss, ape_generator_loss
-from training.baseline_config import BaselineDenoiserConfig
-from training.baseline_steps import baseline_train_step
-from training.checkpoint import load_checkpoint
-from training.config import load_config
-from training.denoiser_config import load_denoiser_config
+from training.denoiser.ape_gan_losses import ape_discriminator_loss, ape_generator_loss
+from training.denoiser.baseline_config import BaselineDenoiserConfig
+from training.denoiser.baseline_steps import baseline_train_step
+from training.engine.checkpoint import load_checkpoint
+from training.classifier.config import load_config
+from training.denoiser.config_file import load_denoiser_config
 from cafd_zoo.metrics_log import read_metrics
-from training.denoiser_init import load_initial_denoiser
-from training.train_denoiser import train_denoiser
+from training.denoiser.initial_weights import load_initial_denoiser
+from training.denoiser.train import train_denoiser
 
 from .baseline_fixtures import build_chain, write_config
 

@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-import training.caf_distance as caf_module
+import training.paper.caf_distance as caf_module
 from cafd_zoo.cam import ClassActivationFeatures
 from cafd_zoo.data import ImageSet
 from training.__main__ import main as training_main
-from training.caf_distance import caf_distance, caf_points, measure
-from training.config import load_config
+from training.paper.caf_distance import caf_distance, caf_points, measure
+from training.classifier.config import load_config
 from cafd_zoo.metrics_log import read_metrics
-from training.train_classifier import build_classifier
+from training.classifier.train import build_classifier
 
 from .conftest import TinyNet
 from .test_data import write_binary_cifar

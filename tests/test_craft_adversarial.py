@@ -11,11 +11,11 @@ from safetensors.torch import load_file, save_file
 from cafd_zoo.data import load_cifar10
 from cafd_zoo.models import create_model
 from training.__main__ import main as training_main
-from training.cafa_shards import read_cafa_set, shard_path
-from training.config import ClassifierConfig
-from training.craft_cafa import craft_cafa
+from training.crafting.shard_files import read_cafa_set, shard_path
+from training.classifier.config import ClassifierConfig
+from training.crafting.craft_shards import craft_shards
 from cafd_zoo.metrics_log import read_metrics
-from training.training_attacks import check_shard_attack, training_attack
+from training.crafting.shard_attacks import check_shard_attack, training_attack
 
 from .test_data import write_binary_cifar
 
@@ -38,7 +38,7 @@ def setup(tmp_path):
 
 
 def craft(setup, out, attack=None, **kw):
-    return craft_cafa(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, shard_size=8,
+    return craft_shards(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, shard_size=8,
                       batch_size=4, precision="fp32", check_md5=False, attack=attack, **kw)
 
 

@@ -7,9 +7,9 @@ from safetensors.torch import save_file
 
 from cafd_zoo.models import create_model
 from training.__main__ import main as training_main
-from training.cafa_shards import read_cafa_set, shard_path
-from training.config import ClassifierConfig
-from training.craft_cafa import craft_cafa
+from training.crafting.shard_files import read_cafa_set, shard_path
+from training.classifier.config import ClassifierConfig
+from training.crafting.craft_shards import craft_shards
 
 from .test_data import write_binary_cifar
 
@@ -27,7 +27,7 @@ def setup(tmp_path):
 
 
 def run(setup, out, **kw):
-    return craft_cafa(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, steps=2, shard_size=10,
+    return craft_shards(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, steps=2, shard_size=10,
                       batch_size=4, precision="fp32", check_md5=False, **kw)
 
 

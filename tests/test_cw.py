@@ -6,12 +6,12 @@ import torch
 from torch import nn
 
 from cafd_zoo.attacks import carlini_wagner_l2
-from cafd_zoo.attacks.cw import _margin
+from cafd_zoo.attacks.cw import cw_margin
 
 
 def test_margin_is_the_true_logit_minus_the_best_other():
     logits = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 1.0]])
-    assert _margin(logits, torch.tensor([0, 2])).tolist() == [1.0, -4.0]
+    assert cw_margin(logits, torch.tensor([0, 2])).tolist() == [1.0, -4.0]
 
 
 def test_finds_a_near_minimal_perturbation_of_a_linear_classifier():

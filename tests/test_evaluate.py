@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from training.__main__ import main as training_main
 from cafd_zoo.attacks import build_attack, official_targets
 from cafd_zoo.metrics_log import read_metrics
-from training.train_classifier import build_classifier
+from training.classifier.train import build_classifier
 
 from .hub_fixtures import NAME, build_tiny_zoo
 from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML

@@ -16,7 +16,7 @@ from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import DefendedClassifier, create_model
 from training.__main__ import main as training_main
 from cafd_zoo.metrics_log import read_metrics
-from training.safetensors_io import read_metadata
+from training.engine.safetensors_io import read_metadata
 
 from .test_data import write_binary_cifar
 
@@ -95,7 +95,7 @@ def test_refuses_a_classifier_the_denoiser_was_not_trained_against(chain, capsys
 
 def test_weight_files_are_byte_identical_across_processes(tmp_path):
     # safetensors orders its metadata map differently in each process; save_canonical must not
-    script = ("import sys, torch; from training.safetensors_io import save_canonical; "
+    script = ("import sys, torch; from training.engine.safetensors_io import save_canonical; "
               "save_canonical({'w': torch.arange(6.).reshape(2, 3)}, sys.argv[1], "
               "{'architecture': 'dunet', 'arguments': {'width': 4}, 'release': 'r', 'clamp': True})")
     for name in ("a", "b", "c"):
@@ -115,7 +115,7 @@ def test_the_exported_file_records_what_it_holds(chain):
 
 def test_each_metric_command_carries_what_reproduces_its_row():
     from cafd_zoo.attacks import build_attack
-    from training.export_defended import evaluate_command
+    from training.release.export_defended import evaluate_command
 
     def command(attack: str, threat: str = "whitebox", **extra) -> str:
         row = {"n": 100, "attack": attack, "threat_model": threat, "params": {**build_attack(attack, steps=7).params, **extra}}

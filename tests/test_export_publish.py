@@ -12,8 +12,8 @@ from cafd_zoo.integrity import sha256_of
 from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import create_model
 from training.__main__ import main as training_main
-from training.export import Component, ReleaseSpec, export_release
-from training.publish import mirror_commit, publish
+from training.release.export import Component, ReleaseSpec, export_release
+from training.release.publish import mirror_commit, publish
 
 METRIC = {"threat_model": "oblivious", "target": "defended", "attack": "pgd", "budget": {"norm": "Linf", "eps": "8/255", "steps": 20},
           "n": 16, "seed": 0, "error_rate": 0.25, "command": "python -m training evaluate ..."}

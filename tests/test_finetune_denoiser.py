@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from training.__main__ import main as training_main
-from training.train_denoiser import train_denoiser
+from training.denoiser.train import train_denoiser
 
 from .hub_fixtures import NAME, build_tiny_zoo
 from .test_train_denoiser import CLASSIFIER, CLASSIFIER_YAML, TINY, setup  # noqa: F401 (fixture)

@@ -13,11 +13,11 @@ from cafd_zoo.hub import model_info
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import DUNET, DefendedClassifier
 from training.__main__ import main as training_main
-from training.denoiser_config import load_denoiser_config
+from training.denoiser.config_file import load_denoiser_config
 from cafd_zoo.attacks import build_attack
 from cafd_zoo.metrics_log import read_metrics
-from training.safetensors_io import save_canonical
-from training.evaluate_runs import load_surrogate
+from training.engine.safetensors_io import save_canonical
+from training.evaluation.run_models import load_surrogate
 
 from .hub_fixtures import NAME
 from .test_evaluate import classifier_run, zoo_env  # noqa: F401 (fixtures)

@@ -12,13 +12,13 @@ from torch import nn
 
 import cafd_zoo
 from cafd_zoo.models import DUNET, DefendedClassifier
-from training.baseline_config import BaselineDenoiserConfig
-from training.config import load_config
-from training.denoiser_config import load_denoiser_config
-from training.hgd_loss import guided_denoiser_loss
+from training.denoiser.baseline_config import BaselineDenoiserConfig
+from training.classifier.config import load_config
+from training.denoiser.config_file import load_denoiser_config
+from training.denoiser.hgd_loss import guided_denoiser_loss
 from cafd_zoo.metrics_log import read_metrics
-from training.train_denoiser import train_denoiser
-from training.training_attacks import check_shard_attack
+from training.denoiser.train import train_denoiser
+from training.crafting.shard_attacks import check_shard_attack
 
 from .baseline_fixtures import build_chain, write_config
 

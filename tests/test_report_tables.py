@@ -6,7 +6,7 @@ import json
 import pytest
 
 from training.__main__ import main as training_main
-from training.report_tables import describe, load_cells, table2, table3
+from training.paper.tables_2_3 import describe, load_cells, table2, table3
 
 PGD10 = {"norm": "Linf", "eps": 8 / 255, "steps": 10, "step_size": 2 / 255, "random_start": True}
 PGD20 = dict(PGD10, steps=20)
@@ -130,7 +130,7 @@ def test_release_names_give_target_model_defense_and_data_set():
 
 def test_provenance_names_each_cells_budget_whatever_bounds_it():
     from cafd_zoo.attacks import build_attack
-    from training.report_tables import _budget
+    from training.paper.tables_2_3 import _budget
 
     assert _budget(build_attack("pgd_n").params) == _budget(build_attack("cafa").params) == "8/255"
     assert _budget(build_attack("ddn").params) == "none (minimum-norm L2)"

@@ -18,10 +18,10 @@ from cafd_zoo.attacks.roa import candidate_positions, roa_position
 from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import create_model
 from training.__main__ import main as training_main
-from training.adversarial import ROATraining
-from training.config import load_config
+from training.classifier.adversarial_training import ROATraining
+from training.classifier.config import load_config
 from cafd_zoo.attacks import build_attack
-from training.train_classifier import train_classifier
+from training.classifier.train import train_classifier
 
 from .conftest import TinyNet
 from .test_data import write_binary_cifar

@@ -8,9 +8,9 @@ import torch
 
 from cafd_zoo.cam import ClassActivationFeatures
 from cafd_zoo.models import create_model
-from training.config import ClassifierConfig
-from training.train_classifier import train_classifier
-from training.train_denoiser import train_denoiser
+from training.classifier.config import ClassifierConfig
+from training.classifier.train import train_classifier
+from training.denoiser.train import train_denoiser
 
 from .test_data import write_binary_cifar
 from .test_train_denoiser import TINY

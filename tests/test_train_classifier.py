@@ -14,10 +14,10 @@ import torch
 from safetensors.torch import load_file
 
 from training.__main__ import main as training_main
-from training.config import ClassifierConfig, load_config
-from training.lr_schedule import Schedule
+from training.classifier.config import ClassifierConfig, load_config
+from training.engine.lr_schedule import Schedule
 from cafd_zoo.metrics_log import read_metrics
-from training.train_classifier import train_classifier
+from training.classifier.train import train_classifier
 
 from .test_data import write_binary_cifar
 

@@ -19,16 +19,17 @@ from safetensors.torch import load_file, save_file
 from cafd_zoo.data import load_cifar10
 from cafd_zoo.models import create_model
 from cafd_zoo.models.denoiser import DUNET, purify
-from training import train_denoiser as train_denoiser_module
+from training.denoiser import train as train_denoiser_module
 from training.__main__ import main as training_main
-from training.cafa_shards import to_uint8, write_provenance, write_shard
-from training.config import ClassifierConfig
-from training.denoiser_config import DenoiserConfig, load_denoiser_config
-from training.denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
+from training.crafting.shard_files import to_uint8, write_provenance, write_shard
+from training.classifier.config import ClassifierConfig
+from training.denoiser.config import DenoiserConfig
+from training.denoiser.config_file import load_denoiser_config
+from training.denoiser.losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from cafd_zoo.metrics_log import read_metrics
-from training.purification_eval import evaluate_purification
-from training.train_classifier import build_classifier
-from training.train_denoiser import train_denoiser
+from training.denoiser.purification_probe import evaluate_purification
+from training.classifier.train import build_classifier
+from training.denoiser.train import train_denoiser
 
 from .test_data import write_binary_cifar
 

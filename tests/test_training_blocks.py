@@ -20,14 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from training.checkpoint import (
+from training.engine.checkpoint import (
     CheckpointError, capture_rng_state, load_checkpoint, previous_path, restore_rng_state, restore_training_state,
     save_checkpoint, training_state,
 )
 from cafd_zoo.metrics_log import MetricsLog, read_metrics
 from cafd_zoo.progress import progress
-from training.resumable_order import ResumableSampler, batches, epoch_order, shard_size
-from training.stop_signal import StopOnSignal
+from training.engine.resumable_order import ResumableSampler, batches, epoch_order, shard_size
+from training.engine.stop_signal import StopOnSignal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -401,10 +401,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from training.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from training.engine.checkpoint import load_checkpoint, restore_training_state, save_checkpoint, training_state
 from cafd_zoo.metrics_log import MetricsLog
-from training.resumable_order import ResumableSampler, batches
-from training.stop_signal import StopOnSignal
+from training.engine.resumable_order import ResumableSampler, batches
+from training.engine.stop_signal import StopOnSignal
 
 out, delay = Path(sys.argv[1]), float(sys.argv[2])
 g = torch.Generator().manual_seed(0)

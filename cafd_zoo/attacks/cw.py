@@ -16,7 +16,7 @@ from ..input_checks import check_image_batch
 from .registry import only, register_attack
 
 
-def _margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def cw_margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Z_y - max_{i != y} Z_i: positive while the label still wins."""
     true = logits.gather(1, labels[:, None]).squeeze(1)
     others = logits.scatter(1, labels[:, None], float("-inf")).amax(1)
@@ -55,7 +55,7 @@ def carlini_wagner_l2(
                 x_adv = (torch.tanh(w) + 1) / 2
                 logits = model(x_adv).float()
                 distance = (x_adv - x).flatten(1).square().sum(1)
-                loss = (distance + const * _margin(logits, labels).clamp_min(-confidence)).sum()
+                loss = (distance + const * cw_margin(logits, labels).clamp_min(-confidence)).sum()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..frozen import frozen
 from ..input_checks import check_image_batch
-from .cw import _margin
+from .cw import cw_margin
 from .registry import OFFICIAL_TARGET, official_targets, only, register_attack
 
 
@@ -138,7 +138,7 @@ def sta(
             nonlocal best_loss
             optimizer.zero_grad(set_to_none=True)
             logits = model(warp(x, flow)).float()
-            margin = _margin(logits, goal) if targets is None else -_margin(logits, goal)
+            margin = cw_margin(logits, goal) if targets is None else -cw_margin(logits, goal)
             smoothness = flow_loss(flow, delta)
             loss = (const * margin.clamp_min(-kappa) + tau * smoothness).sum()
             loss.backward()

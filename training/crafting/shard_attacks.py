@@ -2,7 +2,7 @@
 
 The paper trains every baseline (HGD, APE-G) on non-targeted CW-L2 examples of the training set, and the
 primed variants HGD' / APE-G' of its Table 3 on PGD-20 examples. All three are crafted once, against the
-frozen classifier, into the same uint8 shards (training/cafa_shards.py) by ``craft_cafa(..., attack=...)``;
+frozen classifier, into the same uint8 shards (training/crafting/shard_files.py) by ``craft_shards(..., attack=...)``;
 the shard folder's provenance records the attack and every parameter. A CAFA folder keeps the provenance
 it always had (``preset`` and ``cafa`` keys, no ``attack`` key), so existing folders still resume.
 
@@ -25,7 +25,7 @@ from torch import nn
 from cafd_zoo.attacks import get_attack
 from cafd_zoo.cafa import resolve_config
 
-from .cafa_shards import PROVENANCE
+from .shard_files import PROVENANCE
 
 ATTACKS = ("cafa", "cw_l2", "pgd")
 REGISTERED = {"cafa": "cafa", "cw_l2": "cw_l2", "pgd": "pgd_n"}  # each one's name in cafd_zoo.attacks

@@ -13,7 +13,7 @@ from torch import nn
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model
 
-from .safetensors_io import read_metadata
+from ..engine.safetensors_io import read_metadata
 
 
 class TrainedDenoiser(NamedTuple):

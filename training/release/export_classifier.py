@@ -11,9 +11,9 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from .config import load_config
+from ..classifier.config import load_config
+from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
-from .train_classifier import build_classifier
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN"}
 
@@ -66,6 +66,6 @@ def export_classifier(
 
 
 def _plain(config: Any) -> Any:
-    from .config import config_dict
+    from ..classifier.config import config_dict
 
     return config_dict(config)

@@ -5,7 +5,7 @@ is shared, while a CAFD config, its ``config_dict`` and so every existing checkp
 were. A denoiser YAML with a ``method`` key reads into this class (``load_denoiser_config``).
 
 ``method``:
-    ``"hgd"``: HGD (Liao et al., CVPR 2018): DUNET trained with the guided loss (training/hgd_loss.py) at
+    ``"hgd"``: HGD (Liao et al., CVPR 2018): DUNET trained with the guided loss (training/denoiser/hgd_loss.py) at
         ``guided_layer`` (``logits``: LGD, ``features``: FGD) of the frozen classifier; no discriminator.
     ``"ape_g"``: APE-G (Jin et al., ICASSP 2019): the APE-GAN generator and discriminator
         (cafd_zoo/models/ape_gan.py) trained with ``lambda_pixel * MSE + lambda_gan * BCE`` for G and BCE for
@@ -21,9 +21,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from .denoiser_config import DenoiserConfig
+from ..crafting.shard_attacks import ATTACKS
+from .config import DenoiserConfig
 from .hgd_loss import GUIDED_LAYERS
-from .training_attacks import ATTACKS
 
 METHODS = ("hgd", "ape_g")
 CAFD_ONLY = ("caf_loss", "caf_normalization", "lambda_caf", "lambda_adv", "lambda_class_weights", "gan_loss",

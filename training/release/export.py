@@ -13,9 +13,9 @@ from torch import nn
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model
 
+from ..engine.safetensors_io import save_canonical
 from .manifest_io import update_manifest
 from .model_card import render_model_card
-from .safetensors_io import save_canonical
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -71,7 +71,7 @@ def export_release(
     reuses a released classifier): they are referenced, not written again.
 
     Hub components go to ``out_dir/<repo_id>/`` (a Hub repository's working tree: weights,
-    ``config.json``, ``README.md``), ready for :func:`training.publish.publish`; package components
+    ``config.json``, ``README.md``), ready for :func:`training.release.publish.publish`; package components
     go to ``out_dir/<filename>``. The release is ``unpublished`` until published (``embedded`` for
     package files). Each file is reloaded into a fresh architecture, strictly, before it is recorded.
     """

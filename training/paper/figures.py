@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from cafd_zoo.metrics_log import read_metrics
 
-from .report_tables import THREAT_LABELS, attack_columns, column_labels, describe, load_cells
+from .tables_2_3 import THREAT_LABELS, attack_columns, column_labels, describe, load_cells
 
 ABLATIONS = {"ablation_msed": "MSED (pixel MSE)", "ablation_no_adv": "CAFD without L_adv",
              "ablation_no_caf": "CAFD without L_caf"}

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
-
-import yaml
 
 from cafd_zoo.cafa import PRESETS
 
-from .config import load_config
-from .denoiser_losses import CAF_FORMS, GAN_FORMS
-from .lr_schedule import Schedule
+from ..engine.lr_schedule import Schedule
+from .losses import CAF_FORMS, GAN_FORMS
 
 ADVERSARIAL_SOURCES = ("offline", "online")
 
@@ -68,7 +64,7 @@ class DenoiserConfig:
     log_every: int = 10
     train_subset: int | None = None
     check_md5: bool = True
-    method: ClassVar[str] = "cafd"  # HGD and APE-G: BaselineDenoiserConfig (training/baseline_config.py)
+    method: ClassVar[str] = "cafd"  # HGD and APE-G: BaselineDenoiserConfig (training/denoiser/baseline_config.py)
 
     def __post_init__(self) -> None:
         choices = {
@@ -112,26 +108,3 @@ class DenoiserConfig:
     def adam_betas(self) -> tuple[float, float]:
         """Both Adams' betas: PyTorch's defaults, as the official code."""
         return (0.9, 0.999)
-
-
-def load_denoiser_config(path: str | Path) -> DenoiserConfig:
-    """Read a denoiser YAML; unknown keys and bad values are errors that name the file. A YAML with a
-    ``method`` key (hgd, ape_g) is a baseline's and reads into BaselineDenoiserConfig."""
-    try:
-        return load_config(path, _config_class(path))
-    except ValueError as exc:
-        if str(path) in str(exc):
-            raise
-        raise ValueError(f"{path}: {exc}") from exc
-
-
-def _config_class(path: str | Path) -> type[DenoiserConfig]:
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError):
-        return DenoiserConfig  # load_config reports the error
-    if isinstance(raw, dict) and "method" in raw:
-        from .baseline_config import BaselineDenoiserConfig  # it subclasses DenoiserConfig
-
-        return BaselineDenoiserConfig
-    return DenoiserConfig

@@ -25,12 +25,13 @@ from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
-from .adversarial import adversarial_batch, attack_generator
-from .checkpoint import save_checkpoint, training_state
+from ..engine.checkpoint import save_checkpoint, training_state
+from ..engine.distributed import World, joined_world
+from ..engine.epoch_loop import run_epochs, start_or_resume
+from ..engine.fingerprints import gather_fingerprints
+from ..engine.resumable_order import ResumableSampler
+from .adversarial_training import adversarial_batch, attack_generator
 from .config import ClassifierConfig, config_dict
-from .distributed import World, joined_world
-from .epoch_loop import run_epochs, start_or_resume
-from .resumable_order import ResumableSampler
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -61,19 +62,6 @@ def accuracy(model: torch.nn.Module, data: ImageSet, batch_size: int, precision:
 def _augment(x: torch.Tensor, config: ClassifierConfig, step: int, rank: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 101 + rank)  # a function of the step
     return random_crop_flip(x, padding=config.crop_padding, flip=config.flip, generator=generator)
-
-
-def _gather_fingerprints(model: torch.nn.Module) -> list[str]:
-    import hashlib
-
-    import torch.distributed as dist
-
-    digest = hashlib.sha256()
-    for tensor in model.state_dict().values():
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    gathered: list[str] = [""] * dist.get_world_size()
-    dist.all_gather_object(gathered, digest.hexdigest())
-    return gathered
 
 
 def train_classifier(
@@ -167,7 +155,7 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
     result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
     if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
         world.adopt_main_buffers(model)
-        result["rank_fingerprints"] = _gather_fingerprints(model)
+        result["rank_fingerprints"] = gather_fingerprints(model)
     if world.is_main:
         model.eval()
         result |= {

@@ -15,7 +15,7 @@ the same, but C's BN running statistics are updated once, not twice); D's parame
 gradient in C's step (the official code computes and later discards them).
 
 A BaselineDenoiserConfig (``method: hgd`` or ``ape_g``) trains a baseline with the same loop, data,
-checkpoints and probe; only the networks and the step differ (training/baseline_steps.py).
+checkpoints and probe; only the networks and the step differ (training/denoiser/baseline_steps.py).
 """
 from __future__ import annotations
 
@@ -41,20 +41,21 @@ from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.models import create_model, purify
 from cafd_zoo.precision import autocast, resolve_precision
 
+from ..classifier.config import ClassifierConfig, config_dict
+from ..classifier.train import build_classifier
+from ..crafting.shard_attacks import check_shard_attack
+from ..engine.checkpoint import save_checkpoint, training_state
+from ..engine.distributed import World, joined_world
+from ..engine.epoch_loop import run_epochs, start_or_resume
+from ..engine.fingerprints import gather_fingerprints
+from ..engine.resumable_order import ResumableSampler
+from ..engine.safetensors_io import save_canonical
 from .baseline_steps import baseline_train_step
-from .checkpoint import save_checkpoint, training_state
-from .config import ClassifierConfig, config_dict
-from .denoiser_config import DenoiserConfig
-from .denoiser_data import TrainingPairs, offline_pairs, online_pairs
-from .denoiser_init import load_initial_denoiser
-from .denoiser_losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
-from .distributed import World, joined_world
-from .epoch_loop import run_epochs, start_or_resume
-from .purification_eval import attacked_probe_set, evaluate_purification
-from .resumable_order import ResumableSampler
-from .safetensors_io import save_canonical
-from .train_classifier import _gather_fingerprints, build_classifier
-from .training_attacks import check_shard_attack
+from .config import DenoiserConfig
+from .initial_weights import load_initial_denoiser
+from .losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
+from .purification_probe import attacked_probe_set, evaluate_purification
+from .training_pairs import TrainingPairs, offline_pairs, online_pairs
 
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "denoiser.safetensors"
@@ -230,7 +231,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
                 x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
             x_adv = x_adv.float()
         if config.method == "cafd":
-            losses = _train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
+            losses = train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
                                  caf_loss, x_nat, to_device(x_adv))
         else:
             losses = baseline_train_step(config, precision, world.device, net_c, net_d,  # type: ignore[arg-type]
@@ -253,7 +254,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     result: dict[str, Any] = {"steps": step, "epochs": config.epochs, "world_size": world.size}
     if world.size > 1:  # evidence that the replicas stayed in sync: one weight fingerprint per rank
         world.adopt_main_buffers(denoiser)
-        result["rank_fingerprints"] = _gather_fingerprints(denoiser)
+        result["rank_fingerprints"] = gather_fingerprints(denoiser)
     if world.is_main:
         result |= {
             "probe_accuracy": probe_accuracy(), "probe_examples": 0 if probe is None else len(probe[2]),
@@ -273,7 +274,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     return result
 
 
-def _train_step(
+def train_step(
     config: DenoiserConfig,
     precision: str,
     world: World,

@@ -14,8 +14,8 @@ from cafd_zoo.evaluation.commands import defend, evaluation_data, evaluation_dev
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import DefendedClassifier
 
-from .classifier_source import classifier_weights
-from .denoiser_init import load_initial_denoiser
+from ..classifier.trained import classifier_weights
+from ..denoiser.initial_weights import load_initial_denoiser
 
 DENOISER_WEIGHTS = "denoiser.safetensors"  # what a finished train-denoiser run folder holds
 
@@ -41,8 +41,8 @@ def defended_from_runs(args: argparse.Namespace, threats: list[str]) -> tuple[De
     its release name, and the test data."""
     from cafd_zoo.purifiers import build_purifier
 
-    from .config import load_config
-    from .craft_cafa import load_trained_classifier
+    from ..classifier.config import load_config
+    from ..classifier.trained import load_trained_classifier
 
     if args.model:
         model, release, dataset = release_model(args, threats)

@@ -10,7 +10,7 @@ import torch
 
 from cafd_zoo.data import ImageSet
 
-from .cafa_shards import read_cafa_set
+from ..crafting.shard_files import read_cafa_set
 
 
 @dataclass(frozen=True)

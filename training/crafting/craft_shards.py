@@ -1,5 +1,5 @@
 """craft-cafa / craft-adversarial: the offline CAFA copy of a training set, as the official code builds its
-training data, or (``attack=``) its CW-L2 or PGD copy, the baselines' training data (training/training_attacks.py).
+training data, or (``attack=``) its CW-L2 or PGD copy, the baselines' training data (training/crafting/shard_attacks.py).
 
 Shards of ``shard_size`` images are crafted in order and written atomically; a killed run resumes
 at the first missing shard, and since every batch's random start is seeded by (seed, shard,
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 
 from cafd_zoo.data import load_dataset
 from cafd_zoo.integrity import sha256_of
@@ -21,22 +20,15 @@ from cafd_zoo.metrics_log import MetricsLog
 from cafd_zoo.precision import autocast, resolve_precision
 from cafd_zoo.progress import progress
 
-from .cafa_shards import shard_path, to_uint8, write_provenance, write_shard
-from .config import ClassifierConfig, config_dict
-from .distributed import World, joined_world
-from .stop_signal import StopOnSignal
-from .train_classifier import build_classifier
-from .training_attacks import TrainingAttack, training_attack
+from ..classifier.config import ClassifierConfig, config_dict
+from ..classifier.trained import load_trained_classifier
+from ..engine.distributed import World, joined_world
+from ..engine.stop_signal import StopOnSignal
+from .shard_attacks import TrainingAttack, training_attack
+from .shard_files import shard_path, to_uint8, write_provenance, write_shard
 
 
-def load_trained_classifier(weights: str | Path, config: ClassifierConfig, device: torch.device) -> torch.nn.Module:
-    """The classifier a train-classifier run wrote (``model.safetensors``), strictly loaded, in eval mode."""
-    model = build_classifier(config)
-    model.load_state_dict(load_file(str(weights)), strict=True)
-    return model.to(device).eval()
-
-
-def craft_cafa(
+def craft_shards(
     classifier_weights: str | Path,
     classifier_config: ClassifierConfig,
     data_root: str | Path,

@@ -1,6 +1,6 @@
 """Write the embedded evaluation sample: the first 1,000 CIFAR-10 test images, lossless, as package data.
 
-    python -m training.make_embedded_sample --cifar10 DIR
+    python -m training.release.embedded_sample --cifar10 DIR
 
 ``DIR`` holds a real CIFAR-10 (MD5-checked on read). Writes ``cafd_zoo/data/cifar10_test_first1000.png``
 (a 25 x 40 grid of the 32x32 images, row-major) and ``cifar10_test_first1000.json`` (labels,
@@ -32,7 +32,7 @@ def main() -> None:
         "classes": list(test.classes),
         "labels": test.labels.tolist(),
         "png_sha256": sha256_of(PNG_PATH),
-        "command": "python -m training.make_embedded_sample --cifar10 DIR",
+        "command": "python -m training.release.embedded_sample --cifar10 DIR",
     }
     JSON_PATH.write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {PNG_PATH} ({PNG_PATH.stat().st_size:,} bytes) and {JSON_PATH}")

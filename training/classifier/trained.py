@@ -1,4 +1,5 @@
-"""Where a command's classifier comes from: a train-classifier run folder, or a released zoo classifier.
+"""A trained classifier: its weights file (a train-classifier run folder, or a released zoo classifier) and the
+model loaded from it.
 
 Both give a safetensors file; a release's file is fetched and sha256-checked by the zoo's loader
 first. Weights stored in fp16 (the embedded release) load into the fp32 architecture exactly:
@@ -8,6 +9,12 @@ made from an fp32 copy of it.
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .config import ClassifierConfig
+from .train import build_classifier
 
 
 def classifier_weights(run_or_release: str | Path) -> Path:
@@ -30,3 +37,10 @@ def classifier_weights(run_or_release: str | Path) -> Path:
     if info["kind"] != "classifier":
         raise ValueError(f"{name!r} is a {info['kind']} release; --classifier-run takes a classifier release")
     return download(name)["classifier"]
+
+
+def load_trained_classifier(weights: str | Path, config: ClassifierConfig, device: torch.device) -> torch.nn.Module:
+    """The classifier a train-classifier run wrote (``model.safetensors``), strictly loaded, in eval mode."""
+    model = build_classifier(config)
+    model.load_state_dict(load_file(str(weights)), strict=True)
+    return model.to(device).eval()

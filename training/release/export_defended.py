@@ -20,11 +20,11 @@ from cafd_zoo.integrity import sha256_of
 from cafd_zoo.metrics_log import read_metrics
 from cafd_zoo.models import create_model
 
-from .baseline_config import PAPERS
-from .config import config_dict
-from .denoiser_config import load_denoiser_config
+from ..classifier.config import config_dict
+from ..denoiser.baseline_config import PAPERS
+from ..denoiser.config_file import load_denoiser_config
+from ..denoiser.train import WEIGHTS, denoiser_architecture, denoiser_args
 from .export import Component, ReleaseSpec, export_release
-from .train_denoiser import WEIGHTS, denoiser_architecture, denoiser_args
 
 _METHOD_NAMES = {"cafd": "CAFD DUNET", "hgd": "HGD DUNET (guided loss)", "ape_g": "APE-G generator"}
 THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)

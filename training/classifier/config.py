@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .adversarial import AdversarialTraining, adversarial_from_dict
-from .lr_schedule import Schedule
+from ..engine.lr_schedule import Schedule
+from .adversarial_training import AdversarialTraining, adversarial_from_dict
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ class ClassifierConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     check_md5: bool = True
-    adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/adversarial.py)
+    adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/classifier/adversarial_training.py)
 
 
 def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:

@@ -1,0 +1,1 @@
+"""Evaluation of models built from run folders; the driver itself is ``cafd_zoo.evaluation``."""

@@ -1,0 +1,88 @@
+"""``export-classifier``, ``export-defended`` and ``publish``: finished runs become manifest releases, then Hub
+(or mirror) repositories with pinned commits."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..options import add
+
+EXPORT = ("--manifest", "--out", "--repo-id", "--dtype", "--machine", "--code-commit", "--summary")
+EXPORT_SETTINGS = {"manifest": {"default": "weights_manifest.json"}, "out": {"default": "cafd_zoo/release"},
+                   "dtype": {"default": "float32"}}
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from .publish import publish
+
+    commits = publish(args.release, args.export_dir, args.manifest, mirror_root=args.mirror_root)
+    for weights_id, commit in commits.items():
+        print(f"{weights_id}: published at commit {commit}")
+    print(f"{args.manifest}: {args.release} is now published with pinned revisions")
+    return 0
+
+
+def _export_classifier(args: argparse.Namespace) -> int:
+    from .export_classifier import export_classifier
+
+    release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
+                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary)
+    metric = release["metrics"][0]
+    print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
+          f"on {metric['n']} images, recorded in {args.manifest}")
+    return 0
+
+
+def _export_defended(args: argparse.Namespace) -> int:
+    from ..classifier.trained import classifier_weights
+    from .export_defended import export_defended
+
+    known = json.loads(Path(args.manifest).read_text())["releases"].get(args.release, {})
+    release = export_defended(
+        args.run, args.config, args.classifier, classifier_weights(args.classifier_run), args.release, args.manifest,
+        args.out, results=args.results, data_flag="--embedded" if args.embedded else "--data DIR", repo_id=args.repo_id,
+        dtype=args.dtype, summary=args.summary or known.get("summary"), machine=args.machine, commands=args.command,
+        deviations=known.get("deviations"), weights_id=args.weights_id or known.get("components", {}).get("denoiser"),
+        code_commit=args.code_commit)
+    print(f"{args.release}: {release['status']}, {len(release['metrics'])} metrics, recorded in {args.manifest}")
+    for m in release["metrics"]:
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "publish", help="upload an exported release to the Hub (or a mirror folder) and pin its commits",
+        description="Upload each Hub repository folder of an exported release with huggingface_hub.HfApi "
+        "(token from HF_TOKEN or `hf auth login`), or copy it into a mirror folder, then record the commit each "
+        "upload produced as the pinned revision in the manifest and mark the release published.",
+    )
+    p.add_argument("release", help="the release name, as in the manifest")
+    add(p, "--export-dir", "--manifest", "--mirror-root", export_dir={"required": True},
+        manifest={"default": "weights_manifest.json"})
+    p.set_defaults(func=_publish)
+
+    p = sub.add_parser(
+        "export-classifier", help="turn a finished train-classifier run into a release of the manifest",
+        description="Write the run's weights as a release (a Hub repository folder with --repo-id, else a package "
+        "file for an embedded release) and its manifest entry: sha256, size, parameters, and the clean test error "
+        "the run measured on its whole test split, with the command that reproduces it.",
+    )
+    add(p, "--run", "--config", "--release", *EXPORT, run={"required": True}, config={"required": True},
+        release={"required": True}, **EXPORT_SETTINGS)
+    p.set_defaults(func=_export_classifier)
+
+    p = sub.add_parser(
+        "export-defended", help="turn a finished train-denoiser run plus a released classifier into a defended release",
+        description="Write the run's denoiser as a release file (a Hub repository folder with --repo-id, else a package "
+        "file) and a defended release that references the released classifier, after checking that the classifier "
+        "the run was trained against holds exactly that release's weights. With --results (evaluate's JSON lines "
+        "for this release), every (attack, threat model) row and the clean errors become the release's metrics, each "
+        "with the command that reproduces it. Summary and deviations already in the manifest are kept.",
+    )
+    add(p, "--run", "--config", "--classifier", "--classifier-run", "--release", "--results", "--embedded", *EXPORT,
+        "--weights-id", "--command", run={"required": True}, config={"required": True}, classifier={"required": True},
+        classifier_run={"required": True}, release={"required": True}, **EXPORT_SETTINGS)
+    p.set_defaults(func=_export_defended)
