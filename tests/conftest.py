@@ -8,6 +8,8 @@ from torch import nn
 
 from cafd_zoo.models.denoiser import DUNET
 
+from .tiny_zoo import build_tiny_zoo
+
 
 class TinyNet(nn.Module):
     """A 3-conv classifier with the zoo interface (forward_features / forward_head / get_classifier)."""
@@ -60,3 +62,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def zoo_env(tmp_path, monkeypatch):
+    """The tiny zoo, served from its export folder through CAFD_MANIFEST and CAFD_WEIGHTS_DIR."""
+    zoo = build_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
+    monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
+    return zoo

@@ -1,0 +1,79 @@
+import subprocess
+import sys
+
+import pytest
+
+from cafd_zoo.cli import build_parser, main
+
+
+def test_architectures_prints_measured_counts(capsys):
+    assert main(["architectures", "resnet2*"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet20" in out and "272,474" in out and "64x8x8" in out
+
+
+def test_architectures_handles_denoisers_and_class_counts(capsys):
+    assert main(["architectures", "dunet"]) == 0
+    assert "11,038,851" in capsys.readouterr().out
+    assert main(["architectures", "resnet20", "--num-classes", "100"]) == 0
+    assert "278,324" in capsys.readouterr().out  # 272,474 + 90 * (64 + 1)
+
+
+def test_unknown_pattern_is_an_error_that_lists_names(capsys):
+    assert main(["architectures", "alexnet*"]) == 2
+    assert "known: ape_gan_discriminator, ape_gan_generator, dunet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["architectures", "--help"]])
+def test_every_help_works(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 0
+    assert "usage: cafd" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run([sys.executable, "-m", "cafd_zoo", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "architectures" in done.stdout
+
+
+def test_list_and_info(capsys):
+    assert main(["list", "cafd_*_cifar10"]) == 0
+    out = capsys.readouterr().out
+    assert "cafd_vgg19_cifar10" in out and "unpublished" in out and "vgg19_svhn" not in out
+    assert main(["info", "cafd_vgg19_cifar10"]) == 0
+    out = capsys.readouterr().out
+    assert "11,038,851 parameters" in out and "metrics: none measured yet" in out and "deviation" in out
+    assert main(["info", "vgg19_cifar10", "--json"]) == 0
+    assert '"num_params": 20040522' in capsys.readouterr().out
+
+
+def test_zoo_errors_are_one_line_without_a_traceback(capsys):
+    assert main(["info", "cafd_vgg19"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cafd: error: unknown model 'cafd_vgg19'") and "Traceback" not in err
+    assert main(["download", "cafd_wrn28_20_cifar10"]) == 1
+    assert "no trained weights yet" in capsys.readouterr().err
+
+
+def test_download_verifies_into_the_cache(tmp_path, monkeypatch, capsys):
+    from cafd_zoo.mirror import MirrorServer
+
+    from ..tiny_zoo import NAME, build_tiny_zoo
+
+    zoo = build_tiny_zoo(tmp_path)
+    monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
+    with MirrorServer(zoo.mirror_root) as server:
+        assert main(["download", NAME, "--endpoint", server.url, "--cache-dir", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(size and sha256 verified)") == 2
+
+
+@pytest.mark.parametrize("argv", [["list", "--help"], ["info", "--help"], ["download", "--help"],
+                                  ["demo", "--help"], ["predict", "--help"],
+                                  ["mirror", "--help"], ["mirror", "serve", "--help"]])
+def test_every_subcommand_help_works(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 0
+    assert "usage: cafd" in capsys.readouterr().out

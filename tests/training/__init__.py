@@ -1,0 +1,1 @@
+"""Tests of the training tree (python -m training and its subpackages); they need a checkout."""

@@ -1,0 +1,88 @@
+"""evaluate: every (attack, threat, shard) cell is one JSON line; --resume redoes only what is missing."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from training.__main__ import main as training_main
+from cafd_zoo.attacks import build_attack, official_targets
+from cafd_zoo.metrics_log import read_metrics
+
+from ..tiny_zoo import NAME
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread is fastest
+
+
+def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tmp_path, capsys):
+    out = tmp_path / "results.jsonl"
+    argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
+            "--attacks", "pgd_n,pgd_t,cafa", "--threat", "oblivious,bpda,whitebox", "--steps", "2", "--precision", "fp32",
+            "--out", str(out)]
+    assert training_main(argv) == 0
+    records = read_metrics(out)
+    assert len(records) == 3 * 3 * 2
+    first = records[0]
+    assert first["release"] == NAME and first["n"] == 4 and 0 <= first["error_rate"] <= 1
+    assert first["params"]["eps"] == pytest.approx(8 / 255) and first["params"]["steps"] == 2
+    assert "pgd_n" in capsys.readouterr().out
+    out.write_text("".join(json.dumps(r) + "\n" for r in records[:-1]))  # lose the last cell, as a kill would
+    assert training_main(argv + ["--resume"]) == 0
+    again = read_metrics(out)
+    assert len(again) == len(records)
+    assert again[-1]["error_rate"] == records[-1]["error_rate"]  # seeded: the redone cell is the same
+    assert training_main(argv) == 1  # without --resume, existing results are not mixed with new ones
+
+
+def test_a_bare_classifier_run_is_evaluated_without_a_denoiser(classifier_run, tmp_path, capsys):
+    base = classifier_run
+    assert training_main(base + ["--threat", "bare", "--out", str(tmp_path / "bare.jsonl")]) == 0
+    assert read_metrics(tmp_path / "bare.jsonl")[0]["threat_model"] == "bare"
+    assert training_main(base + ["--threat", "oblivious", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "use --threat bare" in capsys.readouterr().err
+
+
+def test_attack_definitions():
+    assert official_targets(torch.tensor([0, 3, 5])).tolist() == [3, 1, 3]
+    assert build_attack("cafa").params["steps"] == 100 and build_attack("pgd_n").params["steps"] == 20
+    with pytest.raises(ValueError, match="unknown attack"):
+        build_attack("fgsm")
+
+
+def test_autoattack_and_square_are_the_authors_package_with_recorded_settings():
+    # (running them is tested in test_attack_libraries.py: AutoAttack standard through a DefendedClassifier)
+    aa, square = build_attack("autoattack", eps=4 / 255, seed=3), build_attack("square")
+    assert aa.params == {"version": "standard", "norm": "Linf", "eps": 4 / 255, "seed": 3, "package": "pyautoattack"}
+    assert square.params["queries"] == 5000 and "gradient masking" in square.params["package"]
+
+
+def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
+    import cafd_zoo.evaluation.driver as evaluate_module
+
+    calls = []
+
+    def counting(name, **kwargs):
+        attack = build_attack(name, **kwargs)
+        fn = attack.entry.fn
+        return dataclasses.replace(attack, entry=dataclasses.replace(
+            attack.entry, fn=lambda m, x, y, **kw: calls.append(type(m).__name__) or fn(m, x, y, **kw)))
+
+    monkeypatch.setattr(evaluate_module, "build_attack", counting)
+    out = tmp_path / "results.jsonl"
+    assert training_main(["evaluate", "--model", NAME, "--embedded", "--n", "4", "--batch-size", "4", "--attacks", "pgd_n",
+                          "--threat", "bare,oblivious,whitebox", "--steps", "1", "--precision", "fp32", "--out", str(out)]) == 0
+    assert calls == ["CifarResNet", "DefendedClassifier"]  # bare+oblivious crafted once, whitebox once
+    records = {r["threat_model"]: r for r in read_metrics(out)}
+    assert records["bare"]["crafted_for"] == records["oblivious"]["crafted_for"] == ["bare", "oblivious"]
+    assert records["whitebox"]["crafted_for"] == ["whitebox"]
+
+
+def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(classifier_run, tmp_path, capsys):
+    base = classifier_run
+    assert training_main(base + ["--purifier", "jpeg", "--threat", "bare,oblivious", "--out", str(tmp_path / "j.jsonl")]) == 0
+    records = read_metrics(tmp_path / "j.jsonl")
+    assert {r["release"] for r in records} == {"clf+jpeg"} and {r["threat_model"] for r in records} == {"bare", "oblivious"}
+    assert training_main(base + ["--purifier", "jpeg", "--denoiser", "x.safetensors", "--threat", "bare", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert "not both" in capsys.readouterr().err
