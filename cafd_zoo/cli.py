@@ -16,6 +16,7 @@ from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
 from .mirror import serve
+from .weight_sources import RELEASE_STORE_ENV, release_store
 from .models._registry import get_builder
 
 
@@ -68,11 +69,11 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  kind {info['kind']}, dataset {info['dataset']}, status {info['status']}, licence {info['license']}")
     print(f"  input: {info['input']['size']} in {info['input']['range']}; {info['input']['normalization']}")
     for role, f in info["files"].items():
-        where = f"{f['repo_id']}@{f['revision'] or '(unpublished)'}/{f['filename']}" if f["source"] == "hub" else f"package: {f['filename']}"
         size = f"{f['size']:,} bytes" if f["size"] else "no file yet"
-        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {where}")
+        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {_where(f)}")
         if f["sha256"]:
             print(f"    sha256 {f['sha256']}")
+    print(f"  load: {_how_to_load(args.name, info)}")
     print("  metrics:" + ("" if info["metrics"] else " none measured yet"))
     for m in info["metrics"]:
         judged = f"{m.get('target', ''):<10} " if "target" in m else ""
@@ -85,6 +86,29 @@ def _info(args: argparse.Namespace) -> int:
             print(f"  deviation ({key.replace('_', ' ')}): {d}")
     print(f"  paper: {info['paper']}")
     return 0
+
+
+def _where(f: dict) -> str:
+    """Where one weight file of the manifest lives, in words; for the release store, the path found here."""
+    if f["source"] == "package":
+        return f"package: {f['filename']}"
+    where = f"{f['repo_id']}@{f['revision'] or '(unpublished)'}/{f['filename']}"
+    store = release_store()
+    if f["revision"] and store is not None and (store / f["repo_id"] / f["revision"] / f["filename"]).is_file():
+        where += f" (release store: {store / f['repo_id'] / f['revision'] / f['filename']})"
+    return where
+
+
+def _how_to_load(name: str, info: dict) -> str:
+    """One line on how this release's files are obtained, by status."""
+    return {
+        "unpublished": "no weights yet: cafd_zoo.load(name, pretrained=False) builds it with random weights",
+        "embedded": f"cafd_zoo.load({name!r}): the files ship inside the package, no network",
+        "published": f"cafd_zoo.load({name!r}) downloads from the Hugging Face Hub (HF_ENDPOINT for a mirror)",
+        "stored": f"cafd_zoo.load({name!r}) from a clone of the repository, offline: the files are in its release "
+                  f"store hub/, not on the Hugging Face Hub ({RELEASE_STORE_ENV}=<clone>/hub from elsewhere)"
+                  + ("" if release_store() else "; no release store found from here"),
+    }[info["status"]]
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -179,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_info)
 
     p = sub.add_parser("download", help="fetch and verify a release into the cache, for offline use later",
-                       description="Download every weight file of a release through huggingface_hub (HF_ENDPOINT, HF_HOME "
+                       description="Fetch every weight file of a release from where cafd_zoo.load looks (CAFD_WEIGHTS_DIR, the release store, "
+                       "else huggingface_hub: HF_ENDPOINT, HF_HOME "
                        "and tokens apply) and check its size and sha256. Afterwards HF_HUB_OFFLINE=1 loads it without network.")
     p.add_argument("name", help="a release name, as `cafd list` prints it")
     p.add_argument("--revision", help="a Hub revision instead of the manifest's pinned commit")
