@@ -111,14 +111,15 @@ def _predict(args: argparse.Namespace) -> int:
     from .data.cifar10 import CLASSES as CIFAR10_CLASSES
     from .data.svhn import CLASSES as SVHN_CLASSES
     from .hub import load
-    from .predict import predict, read_image
+    from .predict import predict, read_image, resolve_device
 
+    device = resolve_device(args.device)  # before any download: a device that cannot work fails first
     info = model_info(args.name)
     if info["kind"] == "denoiser":
         print(f"cafd predict: error: {args.name} is a denoiser; give a classifier or defended release", file=sys.stderr)
         return 2
     images = torch.stack([read_image(path, resize=args.resize) for path in args.images])
-    model = load(args.name)
+    model = load(args.name, device=device)
     classes = CIFAR10_CLASSES if info["dataset"] == "cifar10" else SVHN_CLASSES
     for path, row in zip(args.images, predict(model, images, classes)):
         parts = [f"{key}: {name} ({100 * conf:.1f}%)" for key, (name, conf) in row.items()]  # type: ignore[misc]
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a classifier or defended release, as `cafd list` prints it")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--resize", action="store_true", help="resize other sizes to 32x32 instead of refusing them")
+    p.add_argument("--device", default="cpu", help="where to run: cpu (default), cuda, cuda:1, ...")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("list", help="list the releases of the weights manifest",
