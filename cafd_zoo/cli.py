@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import json
 import sys
@@ -15,7 +16,7 @@ from .errors import ZooError
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
-from .mirror import serve
+from .mirror import DEFAULT_TIMEOUT, serve
 from .models._registry import get_builder
 
 
@@ -95,7 +96,17 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _mirror_serve(args: argparse.Namespace) -> int:
-    serve(args.dir, host=args.host, port=args.port, verbose=args.verbose)
+    try:
+        serve(args.dir, host=args.host, port=args.port, verbose=args.verbose, timeout=args.timeout)
+    except OSError as exc:  # a busy port, a missing folder, an address this machine does not have
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {args.port} on {args.host} is in use; choose another with --port (0 picks a free one)"
+        elif isinstance(exc, FileNotFoundError):
+            why = f"{exc}; give the folder that holds <org>/<name>/<commit>/<file>"
+        else:
+            why = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        print(f"cafd mirror serve: error: {why}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -199,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dir", help="the mirror folder (training/publish.py --mirror-root writes this layout)")
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    q.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds a connection may sit idle or half-sent before it is dropped (default {DEFAULT_TIMEOUT:g})")
     q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_mirror_serve)
     return parser
