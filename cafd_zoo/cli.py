@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     q.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds a connection may sit idle or half-sent before it is dropped (default {DEFAULT_TIMEOUT:g})")
+                   help=f"seconds a connection may sit idle or half-sent before it is dropped "
+                   f"(default {DEFAULT_TIMEOUT:g})")
     q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_mirror_serve)
     return parser

@@ -64,7 +64,8 @@ def test_overlong_path_segments_get_a_4xx(server: MirrorServer, path: str) -> No
     ("bytes=0-" + "9" * 5000, 206),
     ("bytes=-" + "9" * 5000, 206),
 ])
-def test_ranges_with_thousands_of_digits_are_answered(server: MirrorServer, header: str, status: int) -> None:  # noqa: F811
+def test_ranges_with_thousands_of_digits_are_answered(server: MirrorServer, header: str,  # noqa: F811
+                                                     status: int) -> None:
     r = _get(f"{server.url}/{REPO}/resolve/main/model.safetensors", Range=header)
     assert r.status == status
     if status == 206:
