@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import json
 import sys
@@ -15,7 +16,7 @@ from .errors import ZooError
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
-from .mirror import serve
+from .mirror import DEFAULT_TIMEOUT, serve
 from .weight_sources import RELEASE_STORE_ENV, release_store
 from .models._registry import get_builder
 
@@ -119,7 +120,17 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _mirror_serve(args: argparse.Namespace) -> int:
-    serve(args.dir, host=args.host, port=args.port, verbose=args.verbose)
+    try:
+        serve(args.dir, host=args.host, port=args.port, verbose=args.verbose, timeout=args.timeout)
+    except OSError as exc:  # a busy port, a missing folder, an address this machine does not have
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {args.port} on {args.host} is in use; choose another with --port (0 picks a free one)"
+        elif isinstance(exc, FileNotFoundError):
+            why = f"{exc}; give the folder that holds <org>/<name>/<commit>/<file>"
+        else:
+            why = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        print(f"cafd mirror serve: error: {why}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -135,14 +146,15 @@ def _predict(args: argparse.Namespace) -> int:
     from .data.cifar10 import CLASSES as CIFAR10_CLASSES
     from .data.svhn import CLASSES as SVHN_CLASSES
     from .hub import load
-    from .predict import predict, read_image
+    from .predict import predict, read_image, resolve_device
 
+    device = resolve_device(args.device)  # before any download: a device that cannot work fails first
     info = model_info(args.name)
     if info["kind"] == "denoiser":
         print(f"cafd predict: error: {args.name} is a denoiser; give a classifier or defended release", file=sys.stderr)
         return 2
     images = torch.stack([read_image(path, resize=args.resize) for path in args.images])
-    model = load(args.name)
+    model = load(args.name, device=device)
     classes = CIFAR10_CLASSES if info["dataset"] == "cifar10" else SVHN_CLASSES
     for path, row in zip(args.images, predict(model, images, classes)):
         parts = [f"{key}: {name} ({100 * conf:.1f}%)" for key, (name, conf) in row.items()]  # type: ignore[misc]
@@ -188,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a classifier or defended release, as `cafd list` prints it")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--resize", action="store_true", help="resize other sizes to 32x32 instead of refusing them")
+    p.add_argument("--device", default="cpu", help="where to run: cpu (default), cuda, cuda:1, ...")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("list", help="list the releases of the weights manifest",
@@ -222,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dir", help="the mirror folder (training/publish.py --mirror-root writes this layout)")
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    q.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds a connection may sit idle or half-sent before it is dropped "
+                   f"(default {DEFAULT_TIMEOUT:g})")
     q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_mirror_serve)
     return parser
