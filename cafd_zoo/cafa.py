@@ -32,7 +32,7 @@ from torch import nn
 
 from .cam import ClassActivationFeatures
 from .frozen import frozen
-from .input_checks import check_image_batch
+from .input_checks import check_image_batch, to_model_dtype
 
 Distance = Literal["normalized_mse", "l2"]
 
@@ -132,6 +132,7 @@ def cafa(
     :class:`ClassActivationFeatures` with ``layer=``). Its mode, parameters and gradients are left
     as found. Runs as is under ``torch.autocast`` and on channels_last inputs. ``callback(step,
     distance)`` is called after every step with the distance of the iterate before that step.
+    float64, float16 and bfloat16 inputs are cast to the model's dtype, which x_adv then has.
     """
     config = resolve_config(
         preset, eps=eps, steps=steps, step_size=step_size, start_radius=start_radius,
@@ -139,7 +140,7 @@ def cafa(
     )
     extractor = model if isinstance(model, ClassActivationFeatures) else ClassActivationFeatures(model)
     check_image_batch(x, channels=None, what="CAFA input")
-    x = x.detach()
+    x = to_model_dtype(x.detach(), extractor.model)
     with frozen(extractor.model):
         with torch.no_grad():
             phi_nat = extractor(x).phi

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .input_checks import check_image_batch, first_conv_channels, to_model_dtype
+
 
 @dataclass(frozen=True)
 class ClassActivation:
@@ -77,7 +79,7 @@ class ClassActivationFeatures:
         self.linear = _find_linear(model, classifier)
 
     def __call__(self, x: torch.Tensor, classes: torch.Tensor | None = None) -> ClassActivation:
-        features, logits = self._features_and_logits(x)
+        features, logits = self._features_and_logits(to_model_dtype(x, self.model))
         if features.dim() != 4:
             raise ValueError(f"expected a (B, K, h, w) feature map, got shape {tuple(features.shape)}")
         if features.shape[1] != self.linear.in_features:
@@ -121,12 +123,16 @@ def class_activation_map(
     size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """CAM for pictures (paper Figure 1): ReLU of the channel sum of Phi, bilinearly upsampled to
-    ``size`` (default: the input's), min-max normalised to [0, 1] per image. Returns (B, H, W)."""
+    ``size`` (default: the input's), min-max normalised to [0, 1] per image. Returns (B, H, W), float32.
+
+    ``x`` is checked like a ``DefendedClassifier`` input (NaN or 0-255 images would give a
+    meaningless picture), with the channel count of the model's first conv."""
     extractor = (
         model_or_features
         if isinstance(model_or_features, ClassActivationFeatures)
         else ClassActivationFeatures(model_or_features)
     )
+    check_image_batch(x, channels=first_conv_channels(extractor.model), what="class_activation_map input")
     with torch.no_grad():
         cam = extractor(x, classes).phi.float().sum(dim=1, keepdim=True).relu()
         cam = F.interpolate(cam, size=size or tuple(x.shape[-2:]), mode="bilinear", align_corners=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import json
 import sys
@@ -16,8 +17,9 @@ from .evaluation.commands import add_cafd_commands
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
-from .mirror import serve
+from .mirror import DEFAULT_TIMEOUT, serve
 from .models import create_model, list_architectures
+from .weight_sources import RELEASE_STORE_ENV, release_store
 from .models._registry import get_builder
 
 
@@ -70,11 +72,11 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  kind {info['kind']}, dataset {info['dataset']}, status {info['status']}, licence {info['license']}")
     print(f"  input: {info['input']['size']} in {info['input']['range']}; {info['input']['normalization']}")
     for role, f in info["files"].items():
-        where = f"{f['repo_id']}@{f['revision'] or '(unpublished)'}/{f['filename']}" if f["source"] == "hub" else f"package: {f['filename']}"
         size = f"{f['size']:,} bytes" if f["size"] else "no file yet"
-        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {where}")
+        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {_where(f)}")
         if f["sha256"]:
             print(f"    sha256 {f['sha256']}")
+    print(f"  load: {_how_to_load(args.name, info)}")
     print("  metrics:" + ("" if info["metrics"] else " none measured yet"))
     for m in info["metrics"]:
         judged = f"{m.get('target', ''):<10} " if "target" in m else ""
@@ -89,6 +91,29 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(f: dict) -> str:
+    """Where one weight file of the manifest lives, in words; for the release store, the path found here."""
+    if f["source"] == "package":
+        return f"package: {f['filename']}"
+    where = f"{f['repo_id']}@{f['revision'] or '(unpublished)'}/{f['filename']}"
+    store = release_store()
+    if f["revision"] and store is not None and (store / f["repo_id"] / f["revision"] / f["filename"]).is_file():
+        where += f" (release store: {store / f['repo_id'] / f['revision'] / f['filename']})"
+    return where
+
+
+def _how_to_load(name: str, info: dict) -> str:
+    """One line on how this release's files are obtained, by status."""
+    return {
+        "unpublished": "no weights yet: cafd_zoo.load(name, pretrained=False) builds it with random weights",
+        "embedded": f"cafd_zoo.load({name!r}): the files ship inside the package, no network",
+        "published": f"cafd_zoo.load({name!r}) downloads from the Hugging Face Hub (HF_ENDPOINT for a mirror)",
+        "stored": f"cafd_zoo.load({name!r}) from a clone of the repository, offline: the files are in its release "
+                  f"store hub/, not on the Hugging Face Hub ({RELEASE_STORE_ENV}=<clone>/hub from elsewhere)"
+                  + ("" if release_store() else "; no release store found from here"),
+    }[info["status"]]
+
+
 def _download(args: argparse.Namespace) -> int:
     paths = download(args.name, revision=args.revision, cache_dir=args.cache_dir, endpoint=args.endpoint)
     for role, path in paths.items():
@@ -97,7 +122,17 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _mirror_serve(args: argparse.Namespace) -> int:
-    serve(args.dir, host=args.host, port=args.port, verbose=args.verbose)
+    try:
+        serve(args.dir, host=args.host, port=args.port, verbose=args.verbose, timeout=args.timeout)
+    except OSError as exc:  # a busy port, a missing folder, an address this machine does not have
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {args.port} on {args.host} is in use; choose another with --port (0 picks a free one)"
+        elif isinstance(exc, FileNotFoundError):
+            why = f"{exc}; give the folder that holds <org>/<name>/<commit>/<file>"
+        else:
+            why = f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        print(f"cafd mirror serve: error: {why}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -113,14 +148,15 @@ def _predict(args: argparse.Namespace) -> int:
     from .data.cifar10 import CLASSES as CIFAR10_CLASSES
     from .data.svhn import CLASSES as SVHN_CLASSES
     from .hub import load
-    from .predict import predict, read_image
+    from .predict import predict, read_image, resolve_device
 
+    device = resolve_device(args.device)  # before any download: a device that cannot work fails first
     info = model_info(args.name)
     if info["kind"] == "denoiser":
         print(f"cafd predict: error: {args.name} is a denoiser; give a classifier or defended release", file=sys.stderr)
         return 2
     images = torch.stack([read_image(path, resize=args.resize) for path in args.images])
-    model = load(args.name)
+    model = load(args.name, device=device)
     classes = CIFAR10_CLASSES if info["dataset"] == "cifar10" else SVHN_CLASSES
     for path, row in zip(args.images, predict(model, images, classes)):
         parts = [f"{key}: {name} ({100 * conf:.1f}%)" for key, (name, conf) in row.items()]  # type: ignore[misc]
@@ -165,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="a classifier or defended release, as `cafd list` prints it")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--resize", action="store_true", help="resize other sizes to 32x32 instead of refusing them")
+    add_options(p, OPTIONS, "--device", device={"default": "cpu"})
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("list", help="list the releases of the weights manifest",
@@ -180,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_info)
 
     p = sub.add_parser("download", help="fetch and verify a release into the cache, for offline use later",
-                       description="Download every weight file of a release through huggingface_hub (HF_ENDPOINT, HF_HOME "
+                       description="Fetch every weight file of a release from where cafd_zoo.load looks (CAFD_WEIGHTS_DIR, the release store, "
+                       "else huggingface_hub: HF_ENDPOINT, HF_HOME "
                        "and tokens apply) and check its size and sha256. Afterwards HF_HUB_OFFLINE=1 loads it without network.")
     p.add_argument("name", help="a release name, as `cafd list` prints it")
     p.add_argument("--revision", help="a Hub revision instead of the manifest's pinned commit")
@@ -195,9 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = mirror_sub.add_parser("serve", help="serve DIR until interrupted",
                               description="Serve DIR/<org>/<name>/<commit>/<file> (and DIR/<org>/<name>/refs/<branch>) "
                               "at /<org>/<name>/resolve/<revision>/<file>.")
-    q.add_argument("dir", help="the mirror folder (training/publish.py --mirror-root writes this layout)")
+    q.add_argument("dir", help="the mirror folder (training/release/publish.py --mirror-root writes this layout)")
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     q.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    q.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds a connection may sit idle or half-sent before it is dropped "
+                   f"(default {DEFAULT_TIMEOUT:g})")
     q.add_argument("--verbose", action="store_true", help="log every request")
     q.set_defaults(func=_mirror_serve)
     add_cafd_commands(sub)

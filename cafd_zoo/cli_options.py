@@ -84,7 +84,8 @@ OPTIONS: dict[str, Option] = {
     "--shard-size": Option("images per resumable unit (a results cell, a shard file)", {"type": int}),
     "--precision": Option("arithmetic of the attacks: bf16 where the machine has it natively (auto), or as named",
                           {"choices": ["auto", "bf16", "fp32"]}),
-    "--device": Option("cpu, cuda, cuda:1, ... (default: this process's GPU if any, else cpu)"),
+    "--device": Option("where to run: cpu, cuda, cuda:1, ... (without a default: this process's GPU if any, else "
+                       "cpu)"),
     "--out": Option("what the command writes: a results file (JSON lines, appended to), a run or shard folder, "
                     "or a table or figure file"),
     "--resume": Option("continue what --out already holds (a run's checkpoint; the finished cells of a results file)",

@@ -1,51 +1,26 @@
 """manifest -> download -> verify -> safetensors -> strict load: the one path every release takes.
 
-Hub files go through ``huggingface_hub.hf_hub_download``, so ``HF_ENDPOINT`` (a mirror, see
-``cafd mirror serve``), ``HF_HUB_OFFLINE``, ``HF_HOME`` / the HF cache and tokens behave as HF users
-expect. Revisions are pinned commits, so a warm cache works offline. Every file is checked for
-size and sha256 on every load, not only on download; a corrupt cached file is deleted, so it is
-never trusted again.
+Where a file comes from is :mod:`cafd_zoo.weight_sources`' business: the package, a user's folder,
+the repository's release store (``hub/`` of a checkout), or the Hugging Face Hub through
+``hf_hub_download``, so ``HF_ENDPOINT`` (a mirror, see ``cafd mirror serve``), ``HF_HUB_OFFLINE``,
+``HF_HOME`` and tokens behave as HF users expect. Revisions are pinned commits, so a warm cache works
+offline. Every file is checked for size and sha256 on every load, not only on download; a corrupt
+HF-cache copy is deleted, so it is never trusted again.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import constants as hf_constants
-from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    HfHubHTTPError,
-    LocalEntryNotFoundError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
 from torch import nn
 
-from .errors import IncompatibleWeightsError, IntegrityError, UnpublishedReleaseError, WeightsUnavailableError
+from .errors import IncompatibleWeightsError, IntegrityError, ManifestError, UnpublishedReleaseError, WeightsUnavailableError
 from .integrity import load_verified
 from .manifest import Manifest, load_manifest
 from .models import DefendedClassifier, create_model
-
-WEIGHTS_DIR_ENV = "CAFD_WEIGHTS_DIR"
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Base classes of the HTTP client's transport errors (huggingface_hub has used requests, httpx, httpx2)."""
-    found: list[type[BaseException]] = [OSError]
-    for module, attr in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "RequestException")):
-        try:
-            found.append(getattr(__import__(module), attr))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-_TRANSPORT_ERRORS = _transport_errors()
-PACKAGE_WEIGHTS = Path(__file__).parent / "release"
+from .weight_sources import RELEASE_STORE_ENV, WeightFile, locate
 
 
 def list_models(pattern: str = "*", *, manifest: Manifest | None = None) -> list[str]:
@@ -66,6 +41,7 @@ def load(
     cache_dir: str | Path | None = None,
     local_files_only: bool | None = None,
     weights_dir: str | Path | None = None,
+    release_store: str | Path | None = None,
     endpoint: str | None = None,
     device: str | torch.device = "cpu",
     manifest: Manifest | None = None,
@@ -80,6 +56,8 @@ def load(
         local_files_only: never touch the network (default: ``HF_HUB_OFFLINE``).
         weights_dir: a folder holding ``<repo_id>/<filename>`` files, used instead of the Hub
             (default: ``$CAFD_WEIGHTS_DIR``).
+        release_store: the repository's release store, ``<repo_id>/<revision>/<filename>`` (default:
+            ``$CAFD_RELEASE_STORE``, else ``hub/`` of the checkout cafd_zoo runs from, if any).
         endpoint: the Hub URL (default: ``HF_ENDPOINT``, else huggingface.co).
         device: where the model goes.
         manifest: a manifest other than the packaged one (default: ``$CAFD_MANIFEST`` or packaged).
@@ -92,18 +70,20 @@ def load(
             "Use pretrained=False for random weights, or train it with the training/ tree; "
             f"`cafd list` shows the releases that have weights."
         )
-    weights_dir = weights_dir or os.environ.get(WEIGHTS_DIR_ENV)
     files = info["files"]
     if pretrained:
-        paths = {role: weight_path(entry, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
-                                   weights_dir=weights_dir, endpoint=endpoint) for role, entry in files.items()}
-        with ThreadPoolExecutor(max_workers=len(files)) as pool:  # hash the files side by side, in C
-            checked = {role: pool.submit(_load_checked, paths[role], entry) for role, entry in files.items()}
+        where = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                     weights_dir=weights_dir, store=release_store, endpoint=endpoint)
+        # downloads one after another (huggingface_hub's shared HTTP session is not safe across threads
+        # once a request fails), then read and hash the files side by side
+        found = {role: _locate(info, entry, where) for role, entry in files.items()}
+        with ThreadPoolExecutor(max_workers=len(files)) as pool:
+            checked = {role: pool.submit(_fetch_verified, info, entry, where, found[role]) for role, entry in files.items()}
             with torch.device("meta"):  # meanwhile build the architectures, with no random init
-                skeletons = {role: create_model(e["architecture"], **e["arguments"]) for role, e in files.items()}
-            parts = {role: _adopt(skeletons[role], future.result(), files[role], paths[role]) for role, future in checked.items()}
+                skeletons = {role: _build(name, e) for role, e in files.items()}
+            parts = {role: _adopt(skeletons[role], *future.result(), files[role]) for role, future in checked.items()}
     else:
-        parts = {role: create_model(entry["architecture"], **entry["arguments"]) for role, entry in files.items()}
+        parts = {role: _build(name, entry) for role, entry in files.items()}
     if info["kind"] == "defended":
         model: nn.Module = DefendedClassifier(parts["denoiser"], parts["classifier"], **info.get("wrapper", {}))
     else:
@@ -113,97 +93,70 @@ def load(
 
 
 def download(name: str, **kwargs: Any) -> dict[str, Path]:
-    """Fetch and verify every file of release ``name`` into the cache; returns role -> path."""
+    """Fetch and verify every file of release ``name`` (from the same places :func:`load` looks,
+    ``$CAFD_WEIGHTS_DIR`` and the release store included); returns role -> path."""
     manifest = kwargs.pop("manifest", None) or load_manifest()
     info = manifest.info(name)
     if info["status"] == "unpublished":
         raise UnpublishedReleaseError(f"{name!r} has no trained weights yet (status: unpublished); nothing to download")
-    paths = {}
-    for role, entry in info["files"].items():
-        paths[role] = weight_path(entry, **kwargs)
-        _load_checked(paths[role], entry)
-    return paths
+    if "release_store" in kwargs:
+        kwargs["store"] = kwargs.pop("release_store")
+    return {role: _fetch_verified(info, entry, kwargs)[1].path for role, entry in info["files"].items()}
 
 
-def weight_path(
-    entry: dict[str, Any],
-    *,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    local_files_only: bool | None = None,
-    weights_dir: str | Path | None = None,
-    endpoint: str | None = None,
-) -> Path:
-    """Where the file of one manifest entry is on disk, downloading it first if needed."""
-    if entry["source"] == "package":
-        return PACKAGE_WEIGHTS / entry["filename"]
-    if weights_dir:
-        path = Path(weights_dir) / entry["repo_id"] / entry["filename"]
-        if not path.is_file():
-            raise WeightsUnavailableError(f"{path} does not exist (weights_dir / CAFD_WEIGHTS_DIR layout: <repo_id>/<filename>)")
-        return path
-    rev = revision or entry["revision"]
-    where = f"{entry['repo_id']}@{rev} / {entry['filename']} from {endpoint or hf_constants.ENDPOINT}"
-    offline = local_files_only if local_files_only is not None else hf_constants.HF_HUB_OFFLINE
+def _build(name: str, entry: dict[str, Any]) -> nn.Module:
+    """The architecture a manifest entry names; bad arguments are a manifest problem, said as one."""
     try:
-        return Path(hf_hub_download(entry["repo_id"], entry["filename"], revision=rev, cache_dir=cache_dir,
-                                    local_files_only=bool(offline), endpoint=endpoint))
-    except LocalEntryNotFoundError as exc:
-        if offline:
-            raise WeightsUnavailableError(
-                f"{where} is not in the local cache and downloads are off (HF_HUB_OFFLINE / local_files_only). "
-                "Run `cafd download NAME` where there is network, or point HF_ENDPOINT at a mirror (`cafd mirror serve`)."
-            ) from exc
-        raise WeightsUnavailableError(
-            f"could not download {where}: the Hub did not answer ({exc.__cause__ or exc}). Check the network or "
-            "HF_ENDPOINT, or use a mirror (`cafd mirror serve`) or CAFD_WEIGHTS_DIR."
+        return create_model(entry["architecture"], **entry["arguments"])
+    except (TypeError, ValueError) as exc:
+        raise ManifestError(
+            f"release {name!r}: weights {entry['id']!r} cannot be built as {entry['architecture']}"
+            f"({entry['arguments']}): {exc}. Fix the manifest's arguments."
         ) from exc
-    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
-        raise WeightsUnavailableError(
-            f"{where} does not exist on that Hub ({type(exc).__name__}). A mirror must hold the manifest's repo, "
-            "commit and file; check HF_ENDPOINT."
-        ) from exc
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        raise WeightsUnavailableError(f"HTTP {status} while downloading {where}; try again later or use a mirror") from exc
-    except _TRANSPORT_ERRORS as exc:  # connection reset or cut, timeouts, a full disk
-        raise WeightsUnavailableError(f"could not download {where}: {exc}") from exc
 
 
-def _adopt(module: nn.Module, tensors: dict[str, torch.Tensor], entry: dict[str, Any], path: Path) -> nn.Module:
-    """Make the verified tensors the parameters of a meta-device skeleton (``assign=True``: no copy).
-    Strict: every tensor must fit and none may be missing."""
-    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # fp16 files load as fp32
+def _locate(info: dict[str, Any], entry: dict[str, Any], where: dict[str, Any]) -> WeightFile:
+    """:func:`locate`, with what to do about a stored release that cannot be found from here."""
+    try:
+        return locate(entry, **where)
+    except WeightsUnavailableError as exc:
+        if info["status"] != "stored":
+            raise
+        raise WeightsUnavailableError(
+            f"{exc} {info['name']!r} is stored in the repository's release store (hub/{entry['repo_id']}/), not yet on "
+            "the Hugging Face Hub: load it from a clone of the repository (git clone, then pip install -e .), "
+            f"or set {RELEASE_STORE_ENV}=<clone>/hub, or serve that folder with `cafd mirror serve` and set HF_ENDPOINT."
+        ) from exc
+
+
+def _fetch_verified(
+    info: dict[str, Any], entry: dict[str, Any], where: dict[str, Any], found: WeightFile | None = None
+) -> tuple[dict[str, torch.Tensor], WeightFile]:
+    """Load with size and sha256 checked (locating first unless ``found``). A damaged HF-cache copy is
+    evicted; a file that vanishes before it is read (another process evicted it) is located again, once."""
+    for attempt in (1, 2):
+        found = found if found is not None and attempt == 1 else _locate(info, entry, where)
+        try:
+            return load_verified(found.path, entry["sha256"], entry["size"], refetch_hint=found.refetch_hint()), found
+        except IntegrityError:
+            found.evict()
+            raise
+        except FileNotFoundError as exc:
+            if attempt == 2:
+                raise WeightsUnavailableError(
+                    f"{found.path} of release {info['name']!r} disappeared while it was being loaded, twice "
+                    "(another process is removing it?); load again."
+                ) from exc
+    raise AssertionError("unreachable")
+
+
+def _adopt(module: nn.Module, tensors: dict[str, torch.Tensor], found: WeightFile, entry: dict[str, Any]) -> nn.Module:
+    """Make the verified tensors (private float32 copies) the parameters of a meta-device skeleton
+    (``assign=True``: no further copy). Strict: every tensor must fit and none may be missing."""
     try:
         module.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as exc:
         raise IncompatibleWeightsError(
-            f"{path} does not fit architecture {entry['architecture']}({entry['arguments']}): {exc}"
+            f"{found.path} does not fit architecture {entry['architecture']}({entry['arguments']}): {exc}"
         ) from exc
     return module
-
-
-def _load_checked(path: Path, entry: dict[str, Any]) -> dict[str, torch.Tensor]:
-    in_hf_cache = entry["source"] == "hub" and "snapshots" in path.parts
-    if in_hf_cache:
-        hint = " The corrupt file was removed from the Hugging Face cache; load again to re-download it."
-    elif entry["source"] == "package":
-        hint = " The package's copy is damaged: reinstall cafd-zoo (pip install --force-reinstall cafd-zoo)."
-    else:
-        hint = " Replace the file with the released one."
-    try:
-        return load_verified(path, entry["sha256"], entry["size"], refetch_hint=hint)
-    except IntegrityError:
-        if in_hf_cache:
-            _evict(path)
-        raise
-
-
-def _evict(path: Path) -> None:
-    """Delete a cached snapshot file and the blob it points to, so it is downloaded again."""
-    blob = path.resolve()
-    for p in {path, blob}:
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass

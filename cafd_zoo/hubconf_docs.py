@@ -6,6 +6,13 @@ from typing import Any, Callable
 from .manifest import load_manifest
 
 
+_STATUS_NOTES = {
+    "unpublished": " pretrained=True raises UnpublishedReleaseError until weights exist.",
+    "stored": " The weights are in the repository's release store (hub/), not on the Hugging Face Hub: "
+              "load from a clone (torch.hub.load(CLONE, NAME, source='local')), or set CAFD_RELEASE_STORE.",
+}
+
+
 def _metric_line(m: dict[str, Any]) -> str:
     budget = ", ".join(f"{k}={v}" for k, v in m["budget"].items())
     target = f" on the {m['target']}" if "target" in m else ""
@@ -22,8 +29,7 @@ def describe(name: str) -> str:
         "",
         f"    Dataset: {info['dataset']}. Input: float RGB in {info['input']['range']}, shape (N, "
         f"{', '.join(map(str, info['input']['size']))}); {info['input']['normalization']}.",
-        f"    Status: {info['status']}." + (" pretrained=True raises UnpublishedReleaseError until weights exist."
-                                          if info["status"] == "unpublished" else ""),
+        f"    Status: {info['status']}." + _STATUS_NOTES.get(info["status"], ""),
         "    Components: " + ", ".join(f"{role} = {f['architecture']} ({f['num_params']:,} parameters)" for role, f in info["files"].items()) + ".",
     ]
     if info["metrics"]:
@@ -35,7 +41,7 @@ def describe(name: str) -> str:
         "",
         "    Args:",
         "        pretrained: load the released, sha256-verified weights (False: random weights, no download).",
-        "        **kwargs: passed to cafd_zoo.load (revision, cache_dir, local_files_only, weights_dir, device).",
+        "        **kwargs: passed to cafd_zoo.load (revision, cache_dir, local_files_only, weights_dir, release_store, device).",
     ]
     return "\n".join(lines)
 

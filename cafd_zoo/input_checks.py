@@ -1,9 +1,18 @@
-"""One place that decides what a valid image batch is, so every entry point says the same thing."""
+"""One place that decides what a valid image batch is, so every entry point says the same thing.
+
+Float inputs of another supported dtype (float64, numpy's default; float16; bfloat16) are valid:
+the models cast them to their own dtype (:func:`to_model_dtype`), so a float32 model returns
+float32 logits whatever float the caller had. Other dtypes get the one :class:`InvalidInputError`.
+"""
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
+from torch import nn
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 class InvalidInputError(ValueError):
@@ -30,6 +39,11 @@ def check_image_batch(
             f"{what} must be a float tensor with values in [0, 1], got dtype {x.dtype}; "
             "for uint8 images use x.float() / 255"
         )
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise InvalidInputError(
+            f"{what} has dtype {x.dtype}, which the models cannot take; pass float32 "
+            "(float64, float16 and bfloat16 are cast to the model's dtype), e.g. x.float()"
+        )
     if x.dim() != 4:
         raise InvalidInputError(
             f"{what} must be 4-D (N, C, H, W), got {x.dim()}-D shape {tuple(x.shape)}; "
@@ -55,3 +69,23 @@ def check_image_batch(
             "pass raw RGB scaled to [0, 1], not normalised or 0-255 images (normalisation is inside the model)"
         )
     return x
+
+
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first float parameter (or buffer); ``None`` for a model without one."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def to_model_dtype(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """``x`` cast to the model's dtype (a no-op when it matches), differentiably, so attacks see through it."""
+    dtype = model_dtype(model)
+    return x if dtype is None or not x.is_floating_point() or x.dtype == dtype else x.to(dtype)
+
+
+def first_conv_channels(model: nn.Module) -> int | None:
+    """Input channels of the model's first ``nn.Conv2d``: what a batch for it must have (``None``: unknown)."""
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return conv.in_channels if conv is not None else None

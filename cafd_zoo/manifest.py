@@ -79,13 +79,18 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ManifestError(f"cannot read the weights manifest {path}: {exc}") from exc
+    except RecursionError as exc:  # json nests deeper than Python recurses
+        raise ManifestError(f"cannot read the weights manifest {path}: it nests too deeply to be a manifest") from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise ManifestVersionError(
             f"{path} has schema version {version}, but this cafd-zoo reads version {SCHEMA_VERSION}: "
             "upgrade it (pip install -U cafd-zoo)"
         )
-    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
+    except RecursionError as exc:
+        raise ManifestError(f"{path} nests too deeply to be a manifest") from exc
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"
         raise ManifestError(f"{path} fails its schema at {where}: {errors[0].message} ({len(errors)} problem(s) in all)")
@@ -116,8 +121,8 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
             elif r["status"] != "unpublished":
                 if w["sha256"] is None or w["size"] is None:
                     problems.append(f"release {name!r} is {r['status']} but {key!r} has no sha256/size")
-                if r["status"] == "published" and (w["source"] != "hub" or w.get("revision") is None):
-                    problems.append(f"release {name!r} is published but {key!r} has no pinned hub revision")
+                if r["status"] in ("published", "stored") and (w["source"] != "hub" or w.get("revision") is None):
+                    problems.append(f"release {name!r} is {r['status']} but {key!r} has no pinned hub revision")
                 if r["status"] == "embedded" and w["source"] != "package":
                     problems.append(f"release {name!r} is embedded but {key!r} is not a package file")
     return problems

@@ -51,7 +51,8 @@ class MetricsLog:
 
     Opening an existing file drops an unfinished last line. With ``resume_step`` (the checkpoint's
     step), records whose ``step_key`` is beyond it are dropped too: they describe steps the killed run
-    took after its last checkpoint, which the resumed run takes again and logs anew.
+    took after its last checkpoint, which the resumed run takes again and logs anew. A fresh start
+    passes ``resume_step=0``, so an attempt that died before its first checkpoint is not logged twice.
     """
 
     def __init__(self, path: str | Path, *, resume_step: int | None = None, step_key: str = "step") -> None:

@@ -10,6 +10,12 @@ It speaks just the part of the Hub protocol that ``huggingface_hub.hf_hub_downlo
 (``X-Repo-Commit``, a quoted sha256 ``ETag``, ``Content-Length``) and honour ``Range: bytes=N-`` for
 resumed downloads. Misses get a 404 with the ``X-Error-Code`` the client maps to
 ``RepositoryNotFoundError`` / ``RevisionNotFoundError`` / ``RemoteEntryNotFoundError``.
+
+Abuse it is built to take: files and refs reached through a symlink that leads out of the folder
+are refused (403); a connection that sends nothing, half a request, or stops reading is dropped
+after ``timeout`` seconds (one stalled client holds one thread, not forever); path segments over
+255 bytes get a 400 and absurd ``Range`` numbers a 416 or the whole file, never a traceback; a file
+is hashed once per (path, mtime, size), however many first requests arrive together.
 """
 from __future__ import annotations
 
@@ -31,6 +37,9 @@ FAULTS = ("500", "truncate", "flip")
 _CHUNK = 1 << 20
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
+_MAX_SEGMENT = 255  # bytes: the longest file name POSIX file systems take
+_HUGE = 1 << 62  # any Range number longer than 18 digits is past the end of every file
+DEFAULT_TIMEOUT = 60.0  # seconds a connection may sit idle or half-sent
 
 
 class _Refused(Exception):
@@ -48,7 +57,14 @@ def _segments(text: str, what: str) -> list[str]:
     parts = text.split("/")
     if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
         raise _Refused(400, f"invalid {what}: {text!r}")
+    if any(len(p.encode("utf-8", "surrogateescape")) > _MAX_SEGMENT for p in parts):
+        raise _Refused(400, f"invalid {what}: a path segment is over {_MAX_SEGMENT} bytes")
     return parts
+
+
+def _number(digits: str) -> int:
+    """A Range number; thousands of digits (which int() refuses) mean 'beyond any file'."""
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -58,12 +74,12 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if m is None or not (m[1] or m[2]):
         return None
     if m[1]:
-        first = int(m[1])
-        last = min(int(m[2]), size - 1) if m[2] else size - 1
-        if m[2] and int(m[2]) < first:
+        first = _number(m[1])
+        last = min(_number(m[2]), size - 1) if m[2] else size - 1
+        if m[2] and _number(m[2]) < first:
             return None
     else:  # suffix range: the last N bytes ("bytes=-0" asks for nothing)
-        n = int(m[2])
+        n = _number(m[2])
         first, last = (max(size - n, 0) if n else size), size - 1
     if first >= size:
         unsatisfiable = {"Content-Range": f"bytes */{size}"}
@@ -89,6 +105,7 @@ class MirrorServer:
         *,
         faults: dict[str, str] | None = None,
         verbose: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -98,7 +115,11 @@ class MirrorServer:
         if bad:
             raise ValueError(f"unknown faults {bad}; known: {FAULTS}")
         self.verbose = verbose
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive seconds, got {timeout}")
+        self.timeout = timeout
         self._etags: dict[tuple[str, int, int], str] = {}
+        self._hashing: dict[tuple[str, int, int], threading.Lock] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._httpd = ThreadingHTTPServer((host, port), _Handler)  # binds now, so `url` is known before start()
@@ -141,11 +162,13 @@ class MirrorServer:
         if len(_segments(f"{org}/{name}", "repo id")) != 2:
             raise _Refused(400, f"invalid repo id: {org}/{name}")
         repo = self.root / org / name
-        if not repo.is_dir():
+        if not self._inside(repo) or not repo.is_dir():
             raise _Refused(404, f"repository {org}/{name} not found", "RepoNotFound")
         commit: str | None = revision
         if not _COMMIT.fullmatch(revision):
             ref = repo.joinpath("refs", *_segments(revision, "revision"))
+            if ref.is_file() and not self._inside(ref):
+                raise _Refused(403, f"ref {revision} of {org}/{name} links outside the mirror folder")
             commit = ref.read_text().strip() if ref.is_file() else None
         if commit is None or not _COMMIT.fullmatch(commit) or not (repo / commit).is_dir():
             raise _Refused(404, f"revision {revision} not found in {org}/{name}", "RevisionNotFound")
@@ -153,17 +176,36 @@ class MirrorServer:
         if not path.is_file():
             raise _Refused(404, f"{filename} not found in {org}/{name}@{commit}", "EntryNotFound",
                            headers={"X-Repo-Commit": commit})
+        if not self._inside(path):
+            raise _Refused(403, f"{filename} in {org}/{name}@{commit} links outside the mirror folder")
         return commit, path
 
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, all symlinks followed, stays in the mirror folder (links within it are fine)."""
+        return path.resolve().is_relative_to(self.root)
+
     def sha256(self, path: Path, st: os.stat_result) -> str:
-        """The file's sha256 (the ETag the Hub gives LFS files), hashed once per (path, mtime, size)."""
+        """The file's sha256 (the ETag the Hub gives LFS files), hashed once per (path, mtime, size):
+        concurrent first requests wait for the one hash under way instead of each reading the file."""
         key = (str(path), st.st_mtime_ns, st.st_size)
         with self._lock:
             cached = self._etags.get(key)
-        if cached is None:
-            cached = sha256_of(path)
+            if cached is not None:
+                return cached
+            hashing = self._hashing.setdefault(key, threading.Lock())
+        with hashing:
             with self._lock:
-                self._etags[key] = cached
+                cached = self._etags.get(key)
+            if cached is None:
+                try:
+                    cached = sha256_of(path)
+                    with self._lock:  # older versions of the file will not be asked for again
+                        for old in [k for k in self._etags if k[0] == key[0]]:
+                            del self._etags[old]
+                        self._etags[key] = cached
+                finally:
+                    with self._lock:
+                        self._hashing.pop(key, None)
         return cached
 
 
@@ -177,6 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
     def mirror(self) -> MirrorServer:
         return self.server.mirror  # type: ignore[attr-defined]
 
+    def setup(self) -> None:
+        self.timeout = self.mirror.timeout  # the socket timeout: a stalled client is dropped, not waited for
+        super().setup()
+
     def do_HEAD(self) -> None:
         self._answer(send_body=False)
 
@@ -188,6 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _answer(self, send_body: bool) -> None:
+        self._body_started = False
         try:
             raw = urlsplit(self.path).path.split("/")
             if len(raw) < 6 or raw[0] != "" or raw[3] != "resolve":
@@ -201,8 +248,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_file(commit, path, send_body, fault)
         except _Refused as e:
             self._send_error(e, send_body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away mid-body; nothing to answer
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True  # the client went away or stopped reading mid-body; nothing to answer
+        except OSError as e:  # a name the file system refuses (ENAMETOOLONG, EILSEQ, ...): the request's fault
+            if self._body_started:
+                self.close_connection = True
+            else:
+                self._send_error(_Refused(400, f"invalid path: {e.strerror or e}"), send_body)
 
     def _send_error(self, e: _Refused, send_body: bool) -> None:
         body = json.dumps({"error": e.message}).encode()
@@ -238,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        self._body_started = True
         if not send_body:
             return
         stop = min(last + 1, size // 2) if fault == "truncate" else last + 1
@@ -253,9 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
                 pos += len(chunk)
 
 
-def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8080, *, verbose: bool = False) -> None:
+def serve(root: str | Path, host: str = "127.0.0.1", port: int = 8080, *, verbose: bool = False,
+          timeout: float = DEFAULT_TIMEOUT) -> None:
     """Serve ``root`` in the foreground until Ctrl-C (``cafd mirror serve DIR``)."""
-    server = MirrorServer(root, host, port, verbose=verbose)
+    server = MirrorServer(root, host, port, verbose=verbose, timeout=timeout)
     print(f"Serving Hugging Face mirror of {server.root} at {server.url}")
     print(f"export HF_ENDPOINT={server.url}", flush=True)
     try:

@@ -1,5 +1,16 @@
-"""Tiny, fast stand-ins for the zoo's networks: same interfaces, a few thousand parameters."""
+"""Tiny, fast stand-ins for the zoo's networks: same interfaces, a few thousand parameters; and the
+environment every test runs in, whatever the user's shell has set."""
 from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports huggingface_hub (it reads these once): the suite is hermetic and must not
+# depend on a user's offline switch, mirror, cache, weights folder, release store or manifest.
+for _variable in ("HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HUB_CACHE", "HF_TOKEN", "CAFD_WEIGHTS_DIR",
+                  "CAFD_RELEASE_STORE", "CAFD_MANIFEST", "CAFD_HUB_TIMEOUT"):
+    os.environ.pop(_variable, None)
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="cafd-tests-hf-home-")
 
 import pytest
 import torch

@@ -1,7 +1,8 @@
 """A tiny zoo in a local mirror, written with the package alone (no training tree), so the package tests run
 against an installed wheel. Its files follow what ``training/release`` export and publish write (the
 training tests check that path end to end): safetensors weights, a schema-valid manifest with pinned
-revisions, and the mirror layout ``<org>/<name>/<commit>/<file>`` with ``refs/main``."""
+revisions, and the mirror layout ``<org>/<name>/<commit>/<file>`` with ``refs/main``; the release is
+``stored``, as ``publish --mirror-root`` marks it."""
 from __future__ import annotations
 
 import hashlib
@@ -64,7 +65,7 @@ def build_tiny_zoo(root: Path) -> TinyZoo:
     weights = {"tiny_dunet": _weights_entry(zoo, "test-org/tiny-dunet", "dunet", DENOISER_ARGS, denoiser),
                "tiny_resnet20": _weights_entry(zoo, "test-org/tiny-resnet20", "resnet20", CLASSIFIER_ARGS, classifier)}
     release = {
-        "status": "published", "kind": "defended", "summary": "A tiny test release.", "dataset": "cifar10",
+        "status": "stored", "kind": "defended", "summary": "A tiny test release.", "dataset": "cifar10",
         "num_classes": 10, "components": {"denoiser": "tiny_dunet", "classifier": "tiny_resnet20"},
         "input": {"size": [3, 32, 32], "range": [0.0, 1.0],
                   "normalization": "float RGB in [0, 1]; normalisation inside the classifier"},

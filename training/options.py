@@ -53,7 +53,7 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--code-commit": Option("the commit the run used (default: the one in result.json)"),
     "--summary": Option("one sentence for the manifest and model card (default: the manifest's, else architecture "
                         "and data set)"),
-    "--export-dir": Option("the folder export wrote (holds <repo_id>/ folders)"),
+    "--export-dir": Option("the folder export wrote (holds <repo_id>/ folders), or a release store"),
     "--mirror-root": Option("copy into this mirror folder (served by `cafd mirror serve`) instead of uploading"),
     "--table": Option("1: releases x attacks under one threat model; 2: each target model without and with its "
                       "defense (bare vs oblivious rows); 3: defended models under adaptive threat models. "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..input_checks import check_image_batch
+from ..input_checks import check_image_batch, to_model_dtype
 from .denoiser import purify
 
 
@@ -12,7 +12,8 @@ class DefendedClassifier(nn.Module):
     """``forward(x) = classifier(clamp(x + denoiser(x), 0, 1))``: deterministic and differentiable.
 
     Takes float RGB in [0, 1] (NCHW) and returns logits, the convention of AutoAttack,
-    torchattacks and RobustBench, so every attack library runs on it as is. ``.denoiser`` and
+    torchattacks and RobustBench, so every attack library runs on it as is. float64, float16 and
+    bfloat16 batches are cast to the denoiser's dtype (float32 logits for a float32 model). ``.denoiser`` and
     ``.classifier`` stay reachable for oblivious and BPDA evaluations; ``.purify(x)`` gives the
     denoised image. Call ``.eval()`` before evaluating: the denoiser uses batch norm.
 
@@ -45,14 +46,14 @@ class DefendedClassifier(nn.Module):
         self.check_inputs = check_inputs
         self.in_channels = getattr(denoiser, "in_channels", 3)
 
-    def _check(self, x: torch.Tensor) -> None:
+    def _check(self, x: torch.Tensor) -> torch.Tensor:
         if self.check_inputs:
             check_image_batch(x, channels=self.in_channels, size=self.input_size)
+        return to_model_dtype(x, self.denoiser)
 
     def purify(self, x: torch.Tensor) -> torch.Tensor:
         """The denoised image ``clamp(x + C(x), 0, 1)``."""
-        self._check(x)
-        return purify(self.denoiser, x, self.clamp)
+        return purify(self.denoiser, self._check(x), self.clamp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.purify(x))

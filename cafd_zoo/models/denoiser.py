@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..input_checks import to_model_dtype
 from ._registry import register_model
 
 _ENC_CHANNELS = (64, 128, 256, 256, 256)
@@ -97,6 +98,7 @@ class DUNET(nn.Module):
                 f"DUNET needs height and width divisible by {self.size_divisor}, got {h}x{w}; "
                 "resize or pad the images (CIFAR/SVHN are 32x32)"
             )
+        x = to_model_dtype(x, self)  # float64 / float16 / bfloat16 images: the network's dtype
         skips = []
         for stage in self.encoder:
             x = stage(x)

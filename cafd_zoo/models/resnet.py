@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._registry import register_model
-from .normalization import Normalize
+from .normalization import Normalize, ReleaseInputChecks
 
 
 class BasicBlock(nn.Module):
@@ -66,7 +66,7 @@ def _shortcut(in_planes: int, out_planes: int, stride: int, bias: bool) -> nn.Mo
     return nn.Sequential(nn.Conv2d(in_planes, out_planes, 1, stride, bias=bias), nn.BatchNorm2d(out_planes))
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(ReleaseInputChecks, nn.Module):
     """A ResNet with a 3x3 stem and one stage per entry of ``blocks``/``widths`` (first stride 1, then 2)."""
 
     input_size = (3, 32, 32)

@@ -12,12 +12,12 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .normalization import Normalize
+from .normalization import Normalize, ReleaseInputChecks
 
 PREFIX = "timm:"
 
 
-class TimmClassifier(nn.Module):
+class TimmClassifier(ReleaseInputChecks, nn.Module):
     """``net`` is the timm model; ``normalize`` maps [0, 1] inputs to what it was trained on."""
 
     input_size = (3, 32, 32)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ._registry import register_model
-from .normalization import Normalize
+from .normalization import Normalize, ReleaseInputChecks
 
 _VGG19_CFG: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -19,7 +19,7 @@ _VGG19_CFG: tuple[int | str, ...] = (
 )
 
 
-class VGG(nn.Module):
+class VGG(ReleaseInputChecks, nn.Module):
     """CIFAR VGG; ``forward_features`` returns the raw output of the last convolution (pre-BN).
 
     That pre-BN map (512 x 2 x 2 at 32x32) is the layer the official code hooks for its class

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._registry import register_model
-from .normalization import Normalize
+from .normalization import Normalize, ReleaseInputChecks
 
 
 class WideBasic(nn.Module):
@@ -35,7 +35,7 @@ class WideBasic(nn.Module):
         return out + self.shortcut(x)
 
 
-class WideResNet(nn.Module):
+class WideResNet(ReleaseInputChecks, nn.Module):
     """WRN-depth-k; ``forward_features`` returns the final BN-ReLU map that feeds global pooling."""
 
     input_size = (3, 32, 32)

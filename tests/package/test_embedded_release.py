@@ -32,12 +32,12 @@ def test_loads_from_the_package_and_matches_its_recorded_accuracy(monkeypatch):
 
 
 def test_a_flipped_byte_in_the_packaged_weights_is_caught(tmp_path, monkeypatch):
-    shutil.copytree(cafd_zoo.hub.PACKAGE_WEIGHTS, tmp_path / "release")
+    shutil.copytree(cafd_zoo.weight_sources.PACKAGE_WEIGHTS, tmp_path / "release")
     target = tmp_path / "release" / "resnet20_cifar10.safetensors"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", tmp_path / "release")
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", tmp_path / "release")
     with pytest.raises(IntegrityError, match="sha256 mismatch.*reinstall cafd-zoo"):
         cafd_zoo.load("resnet20_cifar10")
 
@@ -68,13 +68,13 @@ def test_the_compact_cafd_release_removes_oblivious_pgd_as_its_manifest_says(mon
 
 
 def test_a_flipped_byte_in_the_packaged_denoiser_is_caught(tmp_path, monkeypatch):
-    shutil.copytree(cafd_zoo.hub.PACKAGE_WEIGHTS, tmp_path / "release")
+    shutil.copytree(cafd_zoo.weight_sources.PACKAGE_WEIGHTS, tmp_path / "release")
     name = cafd_zoo.model_info("cafd_resnet20_cifar10")["files"]["denoiser"]["filename"]
     target = tmp_path / "release" / name
     data = bytearray(target.read_bytes())
     data[-3] ^= 0x10
     target.write_bytes(bytes(data))
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", tmp_path / "release")
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", tmp_path / "release")
     with pytest.raises(IntegrityError, match=f"sha256 mismatch.*{name}"):
         cafd_zoo.load("cafd_resnet20_cifar10")
 

@@ -60,7 +60,7 @@ def build_chain(tmp_path: Path, monkeypatch) -> BaselineChain:
     (tmp_path / "clf.yaml").write_text(CLASSIFIER_YAML)
     chain = BaselineChain(tmp_path, tmp_path / "m.json", tmp_path / "pkg")
     monkeypatch.setenv("CAFD_MANIFEST", str(chain.manifest))
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", chain.package)
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", chain.package)
     torch.manual_seed(0)
     assert training_main(["train-classifier", "--config", chain.classifier_yaml, "--data", chain.data,
                           "--out", str(tmp_path / "clf")]) == 0

@@ -29,7 +29,7 @@ def test_embedded_export_loads_through_the_manifest(finished_run, monkeypatch, c
     assert "tiny_r20: embedded, clean test error" in capsys.readouterr().out
     info = load_manifest(tmp_path / "m.json").info("tiny_r20")
     assert info["metrics"][0]["n"] == 4 and info["metrics"][0]["command"].startswith("python -m training train-classifier")
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", tmp_path / "pkg")
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", tmp_path / "pkg")
     model = cafd_zoo.load("tiny_r20", manifest=load_manifest(tmp_path / "m.json"))
     trained = cafd_zoo.create_model("resnet20")
     from safetensors.torch import load_file

@@ -36,7 +36,7 @@ def chain(tmp_path, monkeypatch):
     (tmp_path / "den.yaml").write_text(DENOISER_YAML)
     manifest, package = tmp_path / "m.json", tmp_path / "pkg"
     monkeypatch.setenv("CAFD_MANIFEST", str(manifest))
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", package)
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", package)
     data = str(tmp_path / "data")
     assert training_main(["train-classifier", "--config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "clf")]) == 0
     assert training_main(["export-classifier", "--run", str(tmp_path / "clf"), "--config", str(tmp_path / "clf.yaml"),

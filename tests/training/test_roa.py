@@ -133,7 +133,7 @@ def test_doa_trains_and_exports_into_the_release_the_manifest_describes(tmp_path
     assert info["summary"] == before["summary"] and info["deviations"] == before["deviations"]
     command = f"python -m training train-classifier --config {config.as_posix()} --data DIR --out RUN"
     assert info["metrics"][0]["command"] == command
-    monkeypatch.setattr(cafd_zoo.hub, "PACKAGE_WEIGHTS", tmp_path / "pkg")
+    monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", tmp_path / "pkg")
     model = cafd_zoo.load("doa_vgg19_cifar10", manifest=load_manifest(manifest))
     trained = create_model("resnet20")
     trained.load_state_dict(load_file(str(tmp_path / "run" / "model.safetensors")))

@@ -108,7 +108,8 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
     counters, wall_before = start_or_resume(checkpoint_path, resume, {"config": config_dict(config)},
                                             {"model": model, "optimizer": optimizer})
     net = DistributedDataParallel(model) if world.size > 1 else model
-    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
+    # a fresh start (step 0) drops the steps of an earlier attempt that died before its first checkpoint
+    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step) if world.is_main else None
     started = time.perf_counter()
 
     def checkpoint() -> None:

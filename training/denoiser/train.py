@@ -186,7 +186,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     counters, wall_before = start_or_resume(checkpoint_path, resume, run_identity, components)
     net_c = DistributedDataParallel(denoiser) if world.size > 1 else denoiser
     net_d = DistributedDataParallel(discriminator) if world.size > 1 else discriminator
-    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step if resume else None) if world.is_main else None
+    # a fresh start (step 0) drops the steps of an earlier attempt that died before its first checkpoint
+    log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step) if world.is_main else None
     probe = None
     if world.is_main and config.eval_examples:
         test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)

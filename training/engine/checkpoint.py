@@ -7,9 +7,16 @@ old one, so the path always names a complete checkpoint. The one before it is ke
 objects (``weights_only=True``), so everything stored is checked at save time to be of a kind that
 such a load accepts: a checkpoint that saves fine but cannot be resumed from is found out at once,
 not hours later.
+
+Every checkpoint carries the sha256 of what it holds (:func:`payload_sha256`, over the values, not
+the zip's bytes), so a flipped bit that still unpickles is refused instead of resumed into other
+weights. Checkpoints written before checksums existed load as before, with a warning. A save that
+fails for lack of space is one :class:`CheckpointWriteError` line; the previous checkpoint stays.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import random
@@ -26,10 +33,15 @@ import torch
 from cafd_zoo.errors import ZooError
 
 FORMAT = 1
+CHECKSUM_KEY = "payload_sha256"  # a top-level key beside the payload: old readers ignore it, old files lack it
 
 
 class CheckpointError(ZooError):
     """A checkpoint that cannot be read back, or that does not fit the run resuming from it."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint that could not be written (a full disk, a failing device): the previous one is intact."""
 
 
 class Stateful(Protocol):
@@ -197,18 +209,67 @@ def _keep_as_previous(path: Path) -> None:
     os.replace(staged, previous)
 
 
+def _digest(obj: Any, h: "hashlib._Hash") -> None:
+    """Feed ``obj`` to ``h`` by type and value: tensors by dtype, shape and bytes; containers in order
+    (sets by their members' digests, since their order is not kept across processes)."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu()
+        t = (t.to_dense() if t.layout != torch.strided else t).contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(obj, Mapping):
+        h.update(f"M{type(obj).__name__}{len(obj)}:".encode())
+        for key, value in obj.items():
+            _digest(key, h)
+            _digest(value, h)
+    elif isinstance(obj, (set, frozenset)):
+        members = []
+        for value in obj:
+            sub = hashlib.sha256()
+            _digest(value, sub)
+            members.append(sub.digest())
+        h.update(f"S{len(members)}:".encode() + b"".join(sorted(members)))
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{type(obj).__name__}{len(obj)}:".encode())
+        for value in obj:
+            _digest(value, h)
+    elif isinstance(obj, (bytes, bytearray)):
+        h.update(f"B{len(obj)}:".encode() + bytes(obj))
+    else:  # None, bool, int, float (repr is exact), complex, str, dtype, device, Size
+        text = repr(obj)
+        h.update(f"V{type(obj).__name__}{len(text)}:{text}".encode())
+
+
+def payload_sha256(state: Mapping[str, Any]) -> str:
+    """The sha256 of everything in ``state`` but its own checksum, from values: independent of how
+    torch.save lays out its zip, so it can be recomputed from what torch.load gives back."""
+    h = hashlib.sha256()
+    _digest({k: v for k, v in state.items() if k != CHECKSUM_KEY}, h)
+    return h.hexdigest()
+
+
+def _remedy(path: Path) -> str:
+    previous = previous_path(path)
+    return (f"resume from the checkpoint before it with `mv {previous} {path}`, or delete {path} to start over"
+            if previous.exists() else f"delete {path} to start over")
+
+
 def save_checkpoint(path: str | Path, state: Mapping[str, Any], *, keep_previous: bool = True) -> None:
     """Write ``state`` to ``path`` atomically: a kill at any moment leaves the old checkpoint or the
     new one, never a mix. One writer per path (rank 0 in distributed training)."""
     path = Path(path)
     _check_weights_only_loadable(dict(state), "checkpoint state")
+    payload = {**{k: v for k, v in state.items() if k != CHECKSUM_KEY}, CHECKSUM_KEY: payload_sha256(state)}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")  # a fixed name: a killed save leaves one stale file at most
     try:
-        with open(partial, "wb") as f:
-            torch.save(dict(state), f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(partial, "wb") as f:
+                torch.save(payload, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as a RuntimeError
+            raise _write_error(path, exc) from exc
         if keep_previous and path.exists():
             _keep_as_previous(path)
         os.replace(partial, path)
@@ -216,6 +277,17 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any], *, keep_previous
         partial.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def _write_error(path: Path, exc: BaseException) -> CheckpointWriteError:
+    """One line that says what failed, that the old checkpoint is untouched, and what to do."""
+    full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "write failed" in str(exc)
+    reason = "the disk is full" if full else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    kept = (f"the previous checkpoint {path} is intact: free space on {path.parent}, then rerun with --resume"
+            if path.exists() else f"no checkpoint was written yet: free space on {path.parent} and start again")
+    error = CheckpointWriteError(f"could not save checkpoint {path} ({reason}); {kept}")
+    error.errno = getattr(exc, "errno", None) or (errno.ENOSPC if full else None)
+    return error
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any] | None:
@@ -230,11 +302,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any] | None:
         raise
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        previous = previous_path(path)
-        remedy = (f"resume from the checkpoint before it with `mv {previous} {path}`, or delete {path} to start over"
-                  if previous.exists() else f"delete {path} to start over")
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {reason}); "
-                              f"it was probably damaged or cut short. To go on, {remedy}.") from exc
+                              f"it was probably damaged or cut short. To go on, {_remedy(path)}.") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint written by save_checkpoint")
+    stored = state.pop(CHECKSUM_KEY, None)
+    if stored is None:
+        warnings.warn(f"{path} has no checksum (written before checkpoints carried one); resuming from it unverified",
+                      stacklevel=2)
+    elif stored != payload_sha256(state):
+        raise CheckpointError(f"{path} does not match its checksum: it was damaged after it was written (a flipped "
+                              f"bit on disk or in transfer). To go on, {_remedy(path)}.")
     return state

@@ -20,7 +20,8 @@ def _publish(args: argparse.Namespace) -> int:
     commits = publish(args.release, args.export_dir, args.manifest, mirror_root=args.mirror_root)
     for weights_id, commit in commits.items():
         print(f"{weights_id}: published at commit {commit}")
-    print(f"{args.manifest}: {args.release} is now published with pinned revisions")
+    status = "stored (in the release store, not on the Hub)" if args.mirror_root else "published"
+    print(f"{args.manifest}: {args.release} is now {status}, with pinned revisions")
     return 0
 
 
@@ -57,7 +58,8 @@ def register(sub: Any) -> None:
         "publish", help="upload an exported release to the Hub (or a mirror folder) and pin its commits",
         description="Upload each Hub repository folder of an exported release with huggingface_hub.HfApi "
         "(token from HF_TOKEN or `hf auth login`), or copy it into a mirror folder, then record the commit each "
-        "upload produced as the pinned revision in the manifest and mark the release published.",
+        "upload produced as the pinned revision in the manifest; the release becomes published (Hub) or stored "
+        "(mirror folder, e.g. the repository's release store hub/). --export-dir may itself be a release store.",
     )
     p.add_argument("release", help="the release name, as in the manifest")
     add(p, "--export-dir", "--manifest", "--mirror-root", export_dir={"required": True},

@@ -1,5 +1,8 @@
-"""Publish an exported release: upload each repository folder to the Hub (or into a mirror folder),
-record the commit each upload produced as the pinned revision, and mark the release published."""
+"""Publish an exported release: upload each repository folder to the Hub, or copy it into a release
+store (the mirror's layout, e.g. the repository's ``hub/``), and record the commit as the pinned
+revision. The manifest then says where the files really are: ``published`` (on the Hub) or
+``stored`` (in a release store, not on the Hub). A store is itself a valid source, so a stored
+release is later uploaded to the Hub with the very bytes it was measured with."""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +29,12 @@ def mirror_commit(folder: Path) -> str:
     return hashlib.sha1(listing.encode()).hexdigest()
 
 
+def _repository_folder(folder: Path) -> Path:
+    """An export's repository folder as is; in a release store, the commit folder its refs/main names."""
+    ref = folder / "refs" / "main"
+    return folder / ref.read_text().strip() if ref.is_file() else folder
+
+
 def publish(
     name: str,
     export_dir: str | Path,
@@ -37,8 +46,10 @@ def publish(
     """Publish every Hub file of release ``name``; returns weights id -> commit.
 
     With ``mirror_root``, copies each repository to ``mirror_root/<repo_id>/<commit>/`` (the layout
-    ``cafd mirror serve`` reads) and points its ``refs/main`` there. Otherwise uploads with
-    ``api`` (default ``HfApi()``, token from ``HF_TOKEN`` or the HF login).
+    ``cafd mirror serve`` reads), points its ``refs/main`` there and marks the release ``stored``.
+    Otherwise uploads with ``api`` (default ``HfApi()``, token from ``HF_TOKEN`` or the HF login)
+    and marks it ``published``. ``export_dir`` is an export folder (``<repo_id>/<files>``) or a
+    release store (``<repo_id>/refs/main`` naming the commit folder to upload).
     """
     manifest = load_manifest(manifest_path)
     info = manifest.info(name)
@@ -46,7 +57,7 @@ def publish(
     for entry in info["files"].values():
         if entry["source"] != "hub":
             continue
-        folder = Path(export_dir) / entry["repo_id"]
+        folder = _repository_folder(Path(export_dir) / entry["repo_id"])
         if sha256_of(folder / entry["filename"]) != entry["sha256"]:
             raise ValueError(f"{folder / entry['filename']} is not the file the manifest records; export again")
         if mirror_root is not None:
@@ -67,7 +78,7 @@ def publish(
     def change(data: dict[str, Any]) -> None:
         for weights_id, commit in commits.items():
             data["weights"][weights_id]["revision"] = commit
-        data["releases"][name]["status"] = "published"
+        data["releases"][name]["status"] = "stored" if mirror_root is not None else "published"
 
     update_manifest(manifest_path, change)
     return commits
