@@ -192,6 +192,32 @@ def test_online_run_writes_the_denoiser_and_never_touches_the_classifier(setup, 
     assert [r["epoch"] for r in records if "probe_purified" in r] == [1, 2]
 
 
+def test_a_held_out_probe_never_trains_on_its_images_nor_looks_at_the_test_set(setup, tmp_path, monkeypatch):
+    """probe_split train_holdout: the last eval_examples training pairs are judged each epoch (their stored CAFA
+    copies and a PGD attack crafted once against the bare classifier) and never reach a training batch."""
+    config = dataclasses.replace(TINY, adversarial_source="offline", probe_split="train_holdout", eval_examples=6,
+                                 probe_pgd_steps=2, batch_size=6)
+    seen: list[torch.Tensor] = []
+    batch = train_denoiser_module.TrainingPairs.batch
+
+    def record(self, positions):
+        seen.append(self.indices[positions])
+        return batch(self, positions)
+
+    monkeypatch.setattr(train_denoiser_module.TrainingPairs, "batch", record)
+    monkeypatch.setattr("training.denoiser.purification_probe.load_dataset", lambda *a, **k: pytest.fail("the test set was read"))
+    result = train_denoiser(config, tmp_path / "run", setup["data"], setup["weights"], CLASSIFIER, cafa_dir=setup["cafa"])
+    assert result["training_pairs"] == 24 and result["probe_examples"] == 6 and result["probe_split"] == "train_holdout"
+    probe_reads, train_reads = seen[0], torch.cat(seen[1:])  # the probe is built before the first step
+    assert sorted(probe_reads.tolist()) == list(range(24, 30)) and int(train_reads.max()) < 24
+    assert {"natural", "purified", "pgd_adversarial", "pgd_purified", "pgd_purified_natural"} <= set(result["probe_accuracy"])
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert [r["epoch"] for r in records if "probe_pgd_purified" in r] == [1, 2]
+    with pytest.raises(ValueError, match="held-out probe of 30 pairs"):
+        train_denoiser(dataclasses.replace(config, eval_examples=30), tmp_path / "bad", setup["data"], setup["weights"],
+                       CLASSIFIER, cafa_dir=setup["cafa"])
+
+
 def test_offline_run_killed_and_resumed_ends_bit_identical(setup, tmp_path):
     config = dataclasses.replace(TINY, adversarial_source="offline", reset_optimizers_each_epoch=True, caf_loss="eq6",
                                  eval_examples=0)

@@ -29,8 +29,11 @@ class DenoiserConfig:
     ``reset_optimizers_each_epoch``: the official code re-creates both Adam optimisers every epoch,
     so their moments restart; off by default (one Adam state for the whole run), on to reproduce it.
     ``clamp``: purify as ``clamp(x + C(x), 0, 1)`` (the zoo) or ``x + C(x)`` (official, False).
-    The end-of-epoch probe attacks the first ``eval_examples`` test images once with CAFA
-    (``eval_cafa_steps`` steps, preset's if None) and reports P's accuracy on them, purified or not.
+    The end-of-epoch probe attacks ``eval_examples`` images once with CAFA (``eval_cafa_steps`` steps,
+    preset's if None; for an offline run held out of the training set, their stored CAFA copies) and,
+    with ``probe_pgd_steps``, with PGD (eps 8/255), and reports P's accuracy on them, purified or not.
+    ``probe_split``: ``"test"`` (the first test images, as the official code) or ``"train_holdout"``
+    (the last training pairs, held out of training, so the test set never steers a run).
     """
 
     dataset: str
@@ -57,6 +60,8 @@ class DenoiserConfig:
     eval_examples: int = 256
     eval_cafa_steps: int | None = 20
     eval_batch_size: int = 250
+    probe_split: str = "test"
+    probe_pgd_steps: int | None = None
     seed: int = 0
     precision: str = "auto"
     channels_last: bool = True
@@ -71,6 +76,7 @@ class DenoiserConfig:
             "caf_loss": CAF_FORMS, "gan_loss": GAN_FORMS, "adversarial_source": ADVERSARIAL_SOURCES,
             "cafa_preset": tuple(PRESETS), "caf_normalization": ("sample", "batch"),
             "denoiser_decoder": ("official", "upsample"), "precision": ("auto", "bf16", "fp32"),
+            "probe_split": ("test", "train_holdout"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -83,7 +89,7 @@ class DenoiserConfig:
         for name in ("lr", "weight_decay", "lambda_caf", "lambda_adv", "lambda_class_weights", "eval_examples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("cafa_steps", "eval_cafa_steps", "train_subset"):
+        for name in ("cafa_steps", "eval_cafa_steps", "train_subset", "probe_pgd_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {getattr(self, name)}")
         if not (self.trains_discriminator or self.needs_caf):

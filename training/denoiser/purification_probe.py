@@ -1,8 +1,11 @@
 """A cheap probe of a denoiser during training: P's accuracy on natural, attacked and purified images.
 
-This is the official code's per-epoch check (accuracy of P(x~ + C(x~)) on attacked test images),
-run on a small fixed slice of the test set attacked once with CAFA against the bare classifier
-(the gray-box setting of the paper's Tables 1-2). It steers training; it is not the evaluation.
+This is the official code's per-epoch check (accuracy of P(x~ + C(x~)) on attacked images), run on a
+small fixed slice attacked once against the bare classifier (the oblivious setting of the paper's
+Tables 1-2). The slice is the first test images (``probe_split: test``, the official habit) or, so
+that the test set never steers training, the last training pairs held out of training
+(``probe_split: train_holdout``), attacked with CAFA and, with ``probe_pgd_steps``, with PGD too.
+It steers training; it is not the evaluation.
 """
 from __future__ import annotations
 
@@ -11,10 +14,14 @@ import dataclasses
 import torch
 from torch import nn
 
-from cafd_zoo.cafa import CAFAConfig, cafa
-from cafd_zoo.data import ImageSet
+from cafd_zoo.attacks import pgd
+from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
+from cafd_zoo.data import ImageSet, load_dataset
 from cafd_zoo.models.denoiser import purify
 from cafd_zoo.precision import autocast
+
+from .config import DenoiserConfig
+from .training_pairs import TrainingPairs
 
 
 def _correct(classifier: nn.Module, x: torch.Tensor, labels: torch.Tensor, channels_last: bool) -> int:
@@ -75,11 +82,68 @@ def attacked_probe_set(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The first ``n`` test images, their CAFA examples against ``classifier`` and their labels (on the
     classifier's device). The random starts are seeded, so a resumed run probes the same images."""
-    device = next(classifier.parameters()).device
     x_nat, labels = test.subset(n).batch(slice(None))
+    return cafa_probe_set(x_nat, labels, classifier, attack, seed=seed, batch_size=batch_size, precision=precision)
+
+
+def cafa_probe_set(x_nat: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, attack: CAFAConfig, *,
+                   seed: int = 0, batch_size: int = 250, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``x_nat`` attacked once with CAFA against the bare classifier, seeded (a resumed run probes the same)."""
+    device = next(classifier.parameters()).device
     x_nat, labels = x_nat.to(device), labels.to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     with autocast(precision, device):  # type: ignore[arg-type]
         x_adv = torch.cat([cafa(classifier, part, **dataclasses.asdict(attack), generator=generator)
                            for part in x_nat.split(batch_size)])
     return x_nat, x_adv.float(), labels
+
+
+ProbeSet = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x_nat, x_adv, labels
+
+
+def pgd_probe_set(x_nat: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, steps: int, *, seed: int = 0,
+                  batch_size: int = 250, precision: str = "fp32") -> ProbeSet:
+    """``x_nat`` attacked once with PGD (L-inf eps 8/255, step 2/255, random start) against the bare classifier."""
+    device = next(classifier.parameters()).device
+    x_nat, labels = x_nat.to(device), labels.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with autocast(precision, device):  # type: ignore[arg-type]
+        x_adv = torch.cat([pgd(classifier, x, y, eps=8 / 255, steps=steps, step_size=2 / 255, generator=generator)
+                           for x, y in zip(x_nat.split(batch_size), labels.split(batch_size))])
+    return x_nat, x_adv.float(), labels
+
+
+def probe_accuracies(denoiser: nn.Module, classifier: nn.Module, sets: dict[str, ProbeSet], **kwargs) -> dict[str, float]:
+    """:func:`evaluate_purification` on each named set; the CAFA set's keys stay unprefixed (the log's
+    historical names), the others are prefixed with their name (``pgd_purified``, ...)."""
+    found: dict[str, float] = {}
+    for name, probe in sets.items():
+        accuracy = evaluate_purification(denoiser, classifier, *probe, **kwargs)
+        found |= {(k if name == "cafa" else f"{name}_{k}"): v for k, v in accuracy.items()}
+    return found
+
+
+def probe_sets(config: DenoiserConfig, data_root: str | Path, classifier: nn.Module, held_out: TrainingPairs | None,
+                precision: str) -> dict[str, ProbeSet]:
+    """The fixed attacked slices the end-of-epoch probe judges: CAFA (and PGD) on the first test images,
+    or on the training pairs held out of training (their stored CAFA copies when offline)."""
+    if not config.eval_examples:
+        return {}
+    cafa_attack = resolve_config(config.cafa_preset, steps=config.eval_cafa_steps)
+    if held_out is None:
+        test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
+        sets = {"cafa": attacked_probe_set(test, min(config.eval_examples, len(test)), classifier, cafa_attack,
+                                           seed=config.seed, batch_size=config.eval_batch_size, precision=precision)}
+    else:
+        x_nat, labels, x_cafa = held_out.batch(torch.arange(len(held_out)))
+        if x_cafa is None:  # crafted online: attack the held-out images once, as the test slice
+            sets = {"cafa": cafa_probe_set(x_nat, labels, classifier, cafa_attack, seed=config.seed,
+                                           batch_size=config.eval_batch_size, precision=precision)}
+        else:
+            device = next(classifier.parameters()).device
+            sets = {"cafa": (x_nat.to(device), x_cafa.to(device), labels.to(device))}
+    if config.probe_pgd_steps:
+        x_nat, _, labels = sets["cafa"]
+        sets["pgd"] = pgd_probe_set(x_nat, labels, classifier, config.probe_pgd_steps, seed=config.seed,
+                                    batch_size=config.eval_batch_size, precision=precision)
+    return sets

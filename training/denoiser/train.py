@@ -54,7 +54,7 @@ from .baseline_steps import baseline_train_step
 from .config import DenoiserConfig
 from .initial_weights import load_initial_denoiser
 from .losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
-from .purification_probe import attacked_probe_set, evaluate_purification
+from .purification_probe import probe_accuracies, probe_sets
 from .training_pairs import TrainingPairs, offline_pairs, online_pairs
 
 CHECKPOINT = "checkpoint.pt"
@@ -152,6 +152,9 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     classifier_sha256 = sha256_of(classifier_weights)
     pairs = _load_pairs(config, data_root, cafa_dir, classifier_sha256)
+    held_out = None
+    if config.probe_split == "train_holdout" and config.eval_examples:
+        pairs, held_out = pairs.split_off(config.eval_examples)
     classifier = load_frozen_classifier(classifier_weights, classifier_config, world.device)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
@@ -188,19 +191,14 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     net_d = DistributedDataParallel(discriminator) if world.size > 1 else discriminator
     # a fresh start (step 0) drops the steps of an earlier attempt that died before its first checkpoint
     log = MetricsLog(out / "metrics.jsonl", resume_step=counters.step) if world.is_main else None
-    probe = None
-    if world.is_main and config.eval_examples:
-        test = load_dataset(config.dataset, data_root, "test", check_md5=config.check_md5)
-        probe_attack = resolve_config(config.cafa_preset, steps=config.eval_cafa_steps)
-        probe = attacked_probe_set(test, min(config.eval_examples, len(test)), classifier, probe_attack,
-                                   seed=config.seed, batch_size=config.eval_batch_size, precision=precision)
+    probe = probe_sets(config, data_root, classifier, held_out, precision) if world.is_main else {}
     started = time.perf_counter()
 
     def probe_accuracy() -> dict[str, float] | None:
-        if probe is None:
+        if not probe:
             return None
-        return evaluate_purification(denoiser, classifier, *probe, batch_size=config.eval_batch_size,
-                                     clamp=config.clamp, precision=precision, channels_last=config.channels_last)
+        return probe_accuracies(denoiser, classifier, probe, batch_size=config.eval_batch_size,
+                                clamp=config.clamp, precision=precision, channels_last=config.channels_last)
 
     def checkpoint() -> None:
         if world.is_main:
@@ -258,7 +256,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
         result["rank_fingerprints"] = gather_fingerprints(denoiser)
     if world.is_main:
         result |= {
-            "probe_accuracy": probe_accuracy(), "probe_examples": 0 if probe is None else len(probe[2]),
+            "probe_accuracy": probe_accuracy(), "probe_split": config.probe_split,
+            "probe_examples": len(next(iter(probe.values()))[2]) if probe else 0, "probe_pgd_steps": config.probe_pgd_steps,
             "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
             "classifier_sha256": classifier_sha256, "training_pairs": len(pairs), "initial_denoiser": init_provenance,
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),

@@ -38,6 +38,16 @@ class TrainingPairs:
         return TrainingPairs(self.natural, self.indices[:n], adversarial)
 
 
+    def split_off(self, n: int) -> tuple[TrainingPairs, TrainingPairs]:
+        """(all but the last ``n`` pairs, the last ``n``): a validation slice held out of training."""
+        if not 0 < n < len(self):
+            raise ValueError(f"a held-out probe of {n} pairs needs 1 <= n < {len(self)} (the training pairs)")
+        cut = len(self) - n
+        parts = [None, None] if self.adversarial is None else [self.adversarial[:cut], self.adversarial[cut:]]
+        return (TrainingPairs(self.natural, self.indices[:cut], parts[0]),
+                TrainingPairs(self.natural, self.indices[cut:], parts[1]))
+
+
 def online_pairs(train: ImageSet) -> TrainingPairs:
     """Every training image, its CAFA example to be crafted per batch."""
     return TrainingPairs(train, torch.arange(len(train)), None)
