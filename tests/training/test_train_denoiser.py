@@ -258,7 +258,7 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
         train_denoiser(dataclasses.replace(TINY, adversarial_source="offline"), tmp_path / "run", setup["data"],
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
-    assert len(shipped) == 15  # 7 CAFD ones, 3 ablations of the compact release, its gray-box surrogate, HGD, HGD', APE-G, APE-G'
+    assert len(shipped) == 16  # 8 CAFD ones, 3 ablations of the compact release, its gray-box surrogate, HGD, HGD', APE-G, APE-G'
     configs = {path.stem: load_denoiser_config(path) for path in shipped}
     compact = configs["cafd_denoiser_resnet20_cifar10_compact"]
     assert compact.denoiser_width == 16 and compact.adversarial_source == "offline"
@@ -275,6 +275,9 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
     assert configs["ablation_no_caf_vgg19_cifar10"].lambda_caf == 0
     assert configs["ablation_msed_vgg19_cifar10"].caf_loss == "pixel_mse"
     assert configs["cafd_prime_denoiser_vgg19_cifar10"].caf_loss == "eq6"
+    budget = {"epochs": 10, "batch_size": 128, "schedule": dataclasses.replace(official.schedule, milestones=(7, 9)),
+              "probe_split": "train_holdout", "eval_examples": 1000, "probe_pgd_steps": 10}
+    assert configs["cafd_denoiser_vgg19_cifar10_cpu"] == dataclasses.replace(official, **budget)  # network, losses, lambdas: official
 
 
 def test_torchrun_two_processes_agree(setup, tmp_path):
