@@ -82,7 +82,9 @@ def test_publish_to_a_mirror_folder_from_the_command_line(tmp_path, capsys):
     commit = mirror_commit(tmp_path / "export" / "org" / "tiny-r20")
     assert (tmp_path / "mirror" / "org" / "tiny-r20" / commit / "model.safetensors").is_file()
     assert (tmp_path / "mirror" / "org" / "tiny-r20" / "refs" / "main").read_text() == commit
-    assert f"published at commit {commit}" in capsys.readouterr().out
+    assert f"stored at commit {commit}" in capsys.readouterr().out
+    mode = (tmp_path / "mirror" / "org" / "tiny-r20" / commit / "model.safetensors").stat().st_mode
+    assert mode & 0o044 == 0o044  # readable by every user of a shared store (safetensors writes 0600)
 
 
 def test_publish_refuses_a_file_that_changed_after_export(tmp_path, capsys):

@@ -8,6 +8,7 @@ metadata lives under one key as sorted JSON, which has a single serialisation.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,14 @@ METADATA_KEY = "cafd_zoo"
 
 
 def save_canonical(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, Any]) -> None:
-    """``save_file`` with ``metadata`` (any JSON) stored canonically under :data:`METADATA_KEY`."""
+    """``save_file`` with ``metadata`` (any JSON) stored canonically under :data:`METADATA_KEY`.
+
+    The file gets the usual permissions (0666 less the umask): safetensors writes it owner-only, and a
+    release file in a shared store or mirror must be readable by everyone who loads it."""
     save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

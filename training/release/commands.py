@@ -18,8 +18,9 @@ def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
     commits = publish(args.release, args.export_dir, args.manifest, mirror_root=args.mirror_root)
+    verb = "stored" if args.mirror_root else "published"
     for weights_id, commit in commits.items():
-        print(f"{weights_id}: published at commit {commit}")
+        print(f"{weights_id}: {verb} at commit {commit}")
     status = "stored (in the release store, not on the Hub)" if args.mirror_root else "published"
     print(f"{args.manifest}: {args.release} is now {status}, with pinned revisions")
     return 0
