@@ -5,6 +5,7 @@ import argparse
 import errno
 import inspect
 import json
+import os
 import sys
 import time
 from typing import Sequence
@@ -252,3 +253,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ZooError, InvalidInputError, *getattr(args, "errors", ())) as exc:
         print(f"cafd: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `cafd info NAME | head`: the reader has gone; end quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141

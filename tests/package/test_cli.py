@@ -77,3 +77,13 @@ def test_every_subcommand_help_works(argv, capsys):
         build_parser().parse_args(argv)
     assert exit_info.value.code == 0
     assert "usage: cafd" in capsys.readouterr().out
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`cafd info NAME | head -1`: the pipe closes under the writer; Unix tools end quietly."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m cafd_zoo info cafd_resnet20_cifar10 | head -c 10",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert done.stdout == "cafd_resne" and "Traceback" not in done.stderr and "Broken pipe" not in done.stderr
