@@ -55,6 +55,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
                         "and data set)"),
     "--export-dir": Option("the folder export wrote (holds <repo_id>/ folders), or a release store"),
     "--mirror-root": Option("copy into this mirror folder (served by `cafd mirror serve`) instead of uploading"),
+    "--prune": Option("with --mirror-root: remove each published repository's other commit folders, so a release "
+                      "store keeps only the files its releases use", {"action": "store_true"}),
     "--table": Option("1: releases x attacks under one threat model; 2: each target model without and with its "
                       "defense (bare vs oblivious rows); 3: defended models under adaptive threat models. "
                       "Missing cells: —", {"choices": ["1", "2", "3"]}),

@@ -39,8 +39,14 @@ def offline(monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
 
 
-def test_publishing_into_a_store_marks_the_release_stored_not_published(stored):
+def test_publishing_into_a_store_marks_the_release_stored_not_published(stored, tmp_path):
+    data = json.loads(stored.manifest_path.read_text())
+    data["releases"][NAME]["status"] = "unpublished"
+    stored.manifest_path.write_text(json.dumps(data))
+    publish(NAME, stored.export_dir, stored.manifest_path, mirror_root=tmp_path / "store")
     assert load_manifest(stored.manifest_path).releases[NAME]["status"] == "stored"
+    for entry in load_manifest(stored.manifest_path).info(NAME)["files"].values():
+        assert sha256_of(tmp_path / "store" / entry["repo_id"] / entry["revision"] / entry["filename"]) == entry["sha256"]
 
 
 def test_a_stored_release_loads_from_the_store_offline_with_identical_outputs(stored, tmp_path, offline, monkeypatch):
@@ -86,6 +92,18 @@ def test_a_stored_release_is_uploaded_to_the_hub_with_the_same_bytes(stored):
     publish(NAME, stored.mirror_root, stored.manifest_path, api=FakeApi())
     assert uploaded == {w["repo_id"]: w["sha256"] for w in manifest_before.info(NAME)["files"].values()}
     assert load_manifest(stored.manifest_path).releases[NAME]["status"] == "published"
+
+
+def test_republishing_into_a_store_with_prune_keeps_only_the_new_commit(stored):
+    repo = stored.mirror_root / "test-org" / "tiny-dunet"
+    old = (repo / "refs" / "main").read_text()
+    (stored.export_dir / "test-org" / "tiny-dunet" / "README.md").write_text("New metrics.\n")  # a re-export: new model card
+    commits = publish(NAME, stored.export_dir, stored.manifest_path, mirror_root=stored.mirror_root, prune=True)
+    new = commits["tiny_dunet"]
+    assert new != old and sorted(p.name for p in repo.iterdir()) == sorted([new, "refs"])
+    assert load_manifest(stored.manifest_path).weights["tiny_dunet"]["revision"] == new
+    with pytest.raises(ValueError, match="mirror folder"):
+        publish(NAME, stored.export_dir, stored.manifest_path, prune=True)
 
 
 def test_cafd_info_says_where_a_stored_release_is_and_how_to_load_it(stored, monkeypatch, capsys):

@@ -17,7 +17,7 @@ EXPORT_SETTINGS = {"manifest": {"default": "weights_manifest.json"}, "out": {"de
 def _publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
-    commits = publish(args.release, args.export_dir, args.manifest, mirror_root=args.mirror_root)
+    commits = publish(args.release, args.export_dir, args.manifest, mirror_root=args.mirror_root, prune=args.prune)
     verb = "stored" if args.mirror_root else "published"
     for weights_id, commit in commits.items():
         print(f"{weights_id}: {verb} at commit {commit}")
@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
         "(mirror folder, e.g. the repository's release store hub/). --export-dir may itself be a release store.",
     )
     p.add_argument("release", help="the release name, as in the manifest")
-    add(p, "--export-dir", "--manifest", "--mirror-root", export_dir={"required": True},
+    add(p, "--export-dir", "--manifest", "--mirror-root", "--prune", export_dir={"required": True},
         manifest={"default": "weights_manifest.json"})
     p.set_defaults(func=_publish)
 

@@ -6,6 +6,7 @@ release is later uploaded to the Hub with the very bytes it was measured with.""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,9 @@ def mirror_commit(folder: Path) -> str:
     return hashlib.sha1(listing.encode()).hexdigest()
 
 
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
 def _repository_folder(folder: Path) -> Path:
     """An export's repository folder as is; in a release store, the commit folder its refs/main names."""
     ref = folder / "refs" / "main"
@@ -42,6 +46,7 @@ def publish(
     *,
     api: UploadsFolders | None = None,
     mirror_root: str | Path | None = None,
+    prune: bool = False,
 ) -> dict[str, str]:
     """Publish every Hub file of release ``name``; returns weights id -> commit.
 
@@ -49,8 +54,12 @@ def publish(
     ``cafd mirror serve`` reads), points its ``refs/main`` there and marks the release ``stored``.
     Otherwise uploads with ``api`` (default ``HfApi()``, token from ``HF_TOKEN`` or the HF login)
     and marks it ``published``. ``export_dir`` is an export folder (``<repo_id>/<files>``) or a
-    release store (``<repo_id>/refs/main`` naming the commit folder to upload).
+    release store (``<repo_id>/refs/main`` naming the commit folder to upload). ``prune`` (with
+    ``mirror_root``) removes each published repository's other commit folders: re-exporting a release
+    (new metrics in its model card) makes a new commit, and a release store keeps only what is used.
     """
+    if prune and mirror_root is None:
+        raise ValueError("prune applies to a mirror folder (mirror_root) only; the Hub keeps its history")
     manifest = load_manifest(manifest_path)
     info = manifest.info(name)
     commits: dict[str, str] = {}
@@ -66,6 +75,10 @@ def publish(
             shutil.copytree(folder, target / commit, dirs_exist_ok=True)
             (target / "refs").mkdir(exist_ok=True)
             (target / "refs" / "main").write_text(commit)
+            if prune:
+                for old in target.iterdir():
+                    if old.is_dir() and _COMMIT.fullmatch(old.name) and old.name != commit:
+                        shutil.rmtree(old)
         else:
             if api is None:
                 from huggingface_hub import HfApi
