@@ -20,6 +20,7 @@ from .errors import IncompatibleWeightsError, IntegrityError, ManifestError, Unp
 from .integrity import load_verified
 from .manifest import Manifest, load_manifest
 from .models import DefendedClassifier, create_model
+from .models.normalization import ReleaseInputChecks
 from .weight_sources import RELEASE_STORE_ENV, WeightFile, locate
 
 
@@ -88,6 +89,8 @@ def load(
         model: nn.Module = DefendedClassifier(parts["denoiser"], parts["classifier"], **info.get("wrapper", {}))
     else:
         model = parts[info["kind"]]
+    if isinstance(model, ReleaseInputChecks):  # a bare classifier release checks its inputs as a defended one does
+        model.check_inputs_as_release(info.get("input"))
     model.release_info = info  # type: ignore[assignment]
     return model.to(device).eval()
 

@@ -60,9 +60,10 @@ class Normalize(nn.Module):
 class ReleaseInputChecks:
     """Mixin of the zoo classifiers: a classifier loaded as a release checks its inputs.
 
-    ``cafd_zoo.load`` marks a release by setting ``release_info``; for a bare classifier that turns on
-    the batch check of ``DefendedClassifier`` (type, dtype, channels, the release's size, [0, 1],
-    finiteness), so NaN or 0-255 images are refused instead of classified. ``check_inputs`` reads
+    ``cafd_zoo.load`` calls :meth:`check_inputs_as_release` with the release's input convention; that
+    turns on the batch check of ``DefendedClassifier`` (type, dtype, channels, the release's size,
+    [0, 1], finiteness), so NaN or 0-255 images are refused instead of classified. A classifier built
+    with ``create_model`` (training, attacks on raw modules) is not checked. ``check_inputs`` reads
     and sets it (``False`` to skip the one reduction per batch it costs).
     """
 
@@ -76,14 +77,9 @@ class ReleaseInputChecks:
     def check_inputs(self, value: bool) -> None:
         self.normalize.check_inputs = bool(value)
 
-    @property
-    def release_info(self) -> dict | None:
-        return self.__dict__.get("_release_info")
-
-    @release_info.setter
-    def release_info(self, info: dict) -> None:
-        self.__dict__["_release_info"] = info
-        shape = (info.get("input") or {}).get("size") or getattr(self, "input_size", None)
+    def check_inputs_as_release(self, input_spec: dict | None = None) -> None:
+        """Check every batch as the release's input convention says (``{"size": [C, H, W], ...}``)."""
+        shape = (input_spec or {}).get("size") or getattr(self, "input_size", None)
         if shape:
             self.normalize.channels, self.normalize.size = int(shape[0]), (int(shape[1]), int(shape[2]))
         self.normalize.check_inputs = True
