@@ -3,7 +3,7 @@
 Importing this package registers them all: ``build_attack("pgd_n", eps=8/255)`` gives an attack with every
 parameter fixed (see :mod:`.registry`); ``list_attacks()`` names them.
 """
-from . import autoattack, cafa_attack  # noqa: F401  (registrations)
+from . import autoattack, cafa_attack, no_attack  # noqa: F401  (registrations)
 from .cw import carlini_wagner_l2
 from .ddn import ddn
 from .fwa import fwa

@@ -28,7 +28,7 @@ from .threat_models import attack_target, judged_model
 if TYPE_CHECKING:
     from .surrogate import Surrogate
 
-ATTACKS = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
+ATTACKS = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
 """The attacks of the paper's tables and of a careful review, in the order they are listed (any registered
 attack runs; these are the ones the evaluation is documented and tested with)."""
 

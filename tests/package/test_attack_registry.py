@@ -8,7 +8,7 @@ import torch
 
 from cafd_zoo.attacks import build_attack, get_attack, list_attacks
 
-EVALUATED = ("pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
+EVALUATED = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
 
 
 def test_every_attack_of_the_evaluation_and_of_training_is_registered():
@@ -43,3 +43,9 @@ def test_unknown_names_and_parameters_and_descriptions_that_lie_are_refused():
     lying = build_attack("pgd_n", norm="L2")
     with pytest.raises(ValueError, match="Linf"):
         lying(torch.nn.Flatten(), torch.rand(1, 3, 4, 4), torch.zeros(1).long())
+
+
+def test_none_is_the_clean_images_as_a_copy():
+    x = torch.rand(2, 3, 4, 4)
+    out = build_attack("none")(torch.nn.Identity(), x, torch.zeros(2).long())
+    assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()

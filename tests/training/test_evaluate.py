@@ -86,3 +86,13 @@ def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(classifier_run, t
     assert {r["release"] for r in records} == {"clf+jpeg"} and {r["threat_model"] for r in records} == {"bare", "oblivious"}
     assert training_main(base + ["--purifier", "jpeg", "--denoiser", "x.safetensors", "--threat", "bare", "--out", str(tmp_path / "x.jsonl")]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_attack_none_records_the_clean_error_as_a_cell_of_its_own(zoo_env, tmp_path):
+    out = tmp_path / "clean.jsonl"
+    argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
+            "--attacks", "none", "--threat", "bare,oblivious", "--precision", "fp32", "--out", str(out)]
+    assert training_main(argv) == 0
+    rows = read_metrics(out)
+    assert {(r["threat_model"], r["shard"]) for r in rows} == {(t, s) for t in ("bare", "oblivious") for s in (0, 1)}
+    assert all(r["attack"] == "none" and r["errors"] == r["clean_errors"] and r["params"] == {"eot": 1} for r in rows)

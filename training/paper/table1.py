@@ -36,7 +36,7 @@ def threat_table(results: str | Path, release: str) -> str:
         raise ValueError(f"{results} holds no results for {release!r}")
     threats = [t for t in THREAT_COLUMNS if any(r["threat_model"] == t for r in rows)]
     cells = {(r["attack"], r["threat_model"]): r for r in rows}
-    attacks = list(dict.fromkeys(r["attack"] for r in rows))
+    attacks = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "none"))  # "none": the clean row
     clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
     lines = [f"{release}: error rate (%) by attack (L-inf eps {_eps(rows)}) and threat model; n test images in brackets", "",
              "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),

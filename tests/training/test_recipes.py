@@ -1,0 +1,43 @@
+"""The recipe scripts of training/recipes/ run for hours: a misspelt flag must fail here, not after the first hour.
+Each script runs with PY replaced by a recorder, and every command it would run is parsed by the real CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cafd_zoo.cli import build_parser as cafd_parser
+from training.__main__ import build_parser as training_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = sorted((ROOT / "training" / "recipes").glob("*.sh"))
+RECORDER = "import json, sys; log = sys.argv.pop(1); print(json.dumps(sys.argv[1:]), file=open(log, 'a'))"
+
+
+def recorded_commands(script: Path, tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "argv.jsonl"
+    recorder = tmp_path / "py"
+    recorder.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"{RECORDER}\" {log} \"$@\"\n")
+    recorder.chmod(0o755)
+    env = {**os.environ, "PY": str(recorder), "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs"),
+           "OUT": str(tmp_path / "out")}
+    subprocess.run(["bash", str(script)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_there_are_recipes():
+    assert {p.name for p in RECIPES} >= {"cafd_vgg19_cifar10.sh", "evaluate_cafd_vgg19_cifar10.sh"}
+
+
+@pytest.mark.parametrize("script", RECIPES, ids=lambda p: p.name)
+def test_every_command_of_a_recipe_parses(script, tmp_path):
+    commands = recorded_commands(script, tmp_path)
+    assert commands, f"{script.name} ran no command"
+    parsers = {"cafd_zoo": cafd_parser(), "training": training_parser()}
+    for argv in commands:
+        assert argv[0] == "-m" and argv[1] in parsers, argv
+        parsers[argv[1]].parse_args(argv[2:])  # SystemExit (argparse's error) fails the test with the message
