@@ -60,6 +60,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--table": Option("1: releases x attacks under one threat model; 2: each target model without and with its "
                       "defense (bare vs oblivious rows); 3: defended models under adaptive threat models. "
                       "Missing cells: —", {"choices": ["1", "2", "3"]}),
+    "--paper": Option("tables 1-3: follow each row the paper published with the paper's values (training/paper/"
+                      "published.py), so ours and theirs read side by side", {"action": "store_true"}),
     "--label": Option("tables 2 and 3: RELEASE=TARGET:DEFENSE, e.g. cafd_vgg19_cifar10=VGG-19:CAFD (default: read "
                       "from the release name); repeat for several", {"action": "append"}),
     "--cw-const": Option("cw_l2's constants c, comma-separated", {"type": numbers}),

@@ -136,3 +136,29 @@ def test_provenance_names_each_cells_budget_whatever_bounds_it():
     assert _budget(build_attack("ddn").params) == "none (minimum-norm L2)"
     assert _budget(build_attack("sta").params) == "none (flow smoothness penalty)"
     assert _budget(build_attack("fwa").params) == "Wasserstein (local transport), eps 0.005"
+
+
+def test_paper_rows_follow_the_rows_the_paper_published(tmp_path):
+    results = write(tmp_path / "r.jsonl", [
+        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 10, 1), cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 5, 1, params=PGD10),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 6, 1), cell("cafd_vgg19_cifar10", "ddn", "whitebox", 0, 9, 1, params=DDN),
+    ])
+    t2 = table2([results], paper=True).splitlines()
+    assert t2[4:8] == ["| VGG-19 | 10.00 | 100.00 |", "| VGG-19 + CAFD | 10.00 | 20.00 |",
+                       "| paper: VGG-19 + CAFD (CIFAR-10) | — | 12.79 |", ""]  # the paper has no bare VGG-19 row
+    t3 = table3([results], paper=True).splitlines()
+    assert "| paper: CAFD + VGG-19 | BPDA | 47.74 | 51.25 | — |" in t3  # columns: pgd_n 10, pgd_n 20, ddn
+    assert "| paper: CAFD + VGG-19 | full white-box | — | 95.18 | 93.23 |" in t3
+    assert not any(line.startswith("| paper") for line in table3([results]).splitlines())  # only on request
+
+
+def test_table1_with_paper_rows_and_the_clean_error_of_the_largest_n(tmp_path):
+    from training.paper.table1 import table1
+    results = write(tmp_path / "r.jsonl", [
+        cell("cafd_vgg19_cifar10", "none", "oblivious", 0, 9, 9, n=100, params={"eot": 1}),
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+    ])
+    lines = table1(results, paper=True).splitlines()
+    assert lines[2] == "| defense | clean | pgd_n |"  # "none" is the clean column, not an attack column
+    assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.0 | 20.0 |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]

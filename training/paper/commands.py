@@ -49,16 +49,18 @@ def _report(args: argparse.Namespace) -> int:
     from .tables_2_3 import parse_labels, table2, table3
 
     if args.table == "2":
-        text = table2(args.results, attacks=args.attacks, labels=parse_labels(args.label))
+        text = table2(args.results, attacks=args.attacks, labels=parse_labels(args.label), paper=args.paper)
     elif args.table == "3":
-        text = table3(args.results, attacks=args.attacks, threats=args.threat, labels=parse_labels(args.label))
+        text = table3(args.results, attacks=args.attacks, threats=args.threat, labels=parse_labels(args.label),
+                      paper=args.paper)
     elif len(args.results) > 1:
         raise ValueError(f"Table 1 and --release read one results file, got {len(args.results)}; "
                          "--table 2 or 3 takes several")
     elif args.release:
         text = threat_table(args.results[0], args.release)
     else:
-        text = table1(args.results[0], threat=one(args.threat, "--threat") or "oblivious", attacks=args.attacks)
+        text = table1(args.results[0], threat=one(args.threat, "--threat") or "oblivious", attacks=args.attacks,
+                      paper=args.paper)
     if args.out:
         Path(args.out).write_text(text)
     print(text, end="")
@@ -73,7 +75,7 @@ def register(sub: Any) -> None:
                        "instead, one release's table of attacks x threat models. --attacks: the column order "
                        "(default: every attack found).")
     p.add_argument("results", nargs="+", help="results file(s) written by `evaluate` (tables 2 and 3 take several)")
-    add(p, "--table", "--threat", "--release", "--attacks", "--label", "--out", table={"default": "1"})
+    add(p, "--table", "--threat", "--release", "--attacks", "--label", "--paper", "--out", table={"default": "1"})
     p.set_defaults(func=_report)
 
     p = sub.add_parser("figure", help="draw the paper's Figure 3, 5 or 6 from results files, as PNG plus its data",

@@ -6,21 +6,32 @@ from pathlib import Path
 from cafd_zoo.evaluation import summarize
 from cafd_zoo.metrics_log import read_metrics
 
+from .published import table1_row
+from .tables_2_3 import describe
 
-def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None) -> str:
-    """Rows: the releases in ``results``; columns: attacks; cells: error rate (%) under ``threat`` (n in the header)."""
+
+def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None,
+           paper: bool = False) -> str:
+    """Rows: the releases in ``results``; columns: attacks; cells: error rate (%) under ``threat`` (n in the header).
+    The clean column is the clean error measured on the most images. With ``paper``, each release whose defense
+    and data set the paper's Table 1 has is followed by the paper's row (Table 1 is oblivious)."""
     releases = sorted({r["release"] for r in read_metrics(results)})
     rows = {release: {r["attack"]: r for r in summarize(results, release) if r["threat_model"] == threat} for release in releases}
-    attacks = attacks or sorted({a for cells in rows.values() for a in cells})
+    attacks = attacks or sorted({a for cells in rows.values() for a in cells if a != "none"})
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
     lines = [f"Error rate (%) under the {threat} threat model, L-inf eps 8/255, first n = {', '.join(map(str, ns))} test images",
              "", "| defense | clean | " + " | ".join(attacks) + " |", "|---|---:|" + "---:|" * len(attacks)]
     for release, cells in rows.items():
         if not cells:
             continue
-        clean = next(iter(cells.values()))["clean_error"]
+        clean = max(cells.values(), key=lambda cell: cell["n"])["clean_error"]
         values = [f"{100 * cells[a]['error_rate']:.1f}" if a in cells else "-" for a in attacks]
         lines.append(f"| {release} | {100 * clean:.1f} | " + " | ".join(values) + " |")
+        _, defense, dataset = describe(release)
+        published = table1_row(dataset, defense) if paper and threat == "oblivious" else None
+        if published:
+            values = [f"{published[a]:.2f}" if a in published else "-" for a in attacks]
+            lines.append(f"| paper: {defense} ({dataset}) | {published['none']:.2f} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 

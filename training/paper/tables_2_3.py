@@ -15,6 +15,8 @@ from typing import Any, Collection, Sequence
 
 from cafd_zoo.metrics_log import read_metrics
 
+from .published import table2_row, table3_cell
+
 MISSING = "—"
 THREAT_LABELS = {"bare": "none (bare classifier)", "oblivious": "oblivious", "bpda": "BPDA",
                  "whitebox": "full white-box", "graybox": "gray-box (surrogate)"}
@@ -109,13 +111,21 @@ def _has(name: str, token: str) -> bool:
 
 
 def table2(paths: Sequence[str | Path], *, attacks: list[str] | None = None,
-           labels: dict[str, tuple[str, str]] | None = None) -> str:
+           labels: dict[str, tuple[str, str]] | None = None, paper: bool = False) -> str:
     """Rows: each target model alone (threat ``bare``), then with each defense (``oblivious``: the same attack,
-    crafted on the target model, judged through the defense); columns: clean, then the attacks."""
+    crafted on the target model, judged through the defense); columns: clean, then the attacks. With ``paper``,
+    each row the paper's Table 2 has is followed by the paper's values."""
     cells = load_cells(paths, attacks)
     columns = attack_columns(cells, ("bare", "oblivious"), attacks)
     rows: dict[str, list[dict[str, Any] | None]] = {}
+    published: dict[str, str] = {}  # row name -> the paper's row, rendered
     for release, (target, defense) in _names(cells, labels).items():
+        _, _, dataset = describe(release, labels)
+        if paper:
+            for name, row in ((target, table2_row(dataset, target, None)),
+                              (f"{target} + {defense}", table2_row(dataset, target, defense))):
+                if row:
+                    published[name] = f"| paper: {name} ({dataset}) | {MISSING} | " + _published(row, columns)
         bare = [cells.get((release, a, "bare", v)) for a, v in columns]
         known = rows.get(target, [None] * len(columns))
         if any(k and b and (k["n"], k["errors"]) != (b["n"], b["errors"]) for k, b in zip(known, bare)):
@@ -131,13 +141,16 @@ def table2(paths: Sequence[str | Path], *, attacks: list[str] | None = None,
     for name, row in rows.items():
         clean = max((c for c in row if c), key=lambda c: c["n"], default=None)
         lines.append(f"| {name} | {_rate(clean, 'clean_errors')} | " + _joined(row))
+        if name in published:
+            lines.append(published[name])
     return "\n".join(lines) + "\n\n" + provenance([c for row in rows.values() for c in row if c])
 
 
 def table3(paths: Sequence[str | Path], *, attacks: list[str] | None = None, threats: list[str] | None = None,
-           labels: dict[str, tuple[str, str]] | None = None) -> str:
+           labels: dict[str, tuple[str, str]] | None = None, paper: bool = False) -> str:
     """Rows: (defense, threat model) for every threat model but ``bare`` (or ``threats``); columns: the attacks
-    (an attack run with several step counts or budgets gets a column for each)."""
+    (an attack run with several step counts or budgets gets a column for each). With ``paper``, each row the
+    paper's Table 3 has (VGG-19 on CIFAR-10) is followed by the paper's values."""
     cells = load_cells(paths, attacks)
     threats = threats or [t for t in THREAT_LABELS if t != "bare" and any(k[2] == t for k in cells)]
     unknown = [t for t in threats if t not in THREAT_LABELS]
@@ -155,6 +168,11 @@ def table3(paths: Sequence[str | Path], *, attacks: list[str] | None = None, thr
             row = [cells.get((release, a, threat, v)) for a, v in columns]
             shown += [c for c in row if c]
             lines.append(f"| {defense} + {target} | {THREAT_LABELS[threat]} | " + _joined(row))
+            if paper and (target, describe(release, labels)[2]) == ("VGG-19", "CIFAR-10"):
+                values = [table3_cell(defense, threat, a, v[0] or _DEFAULT_STEPS.get(a)) for a, v in columns]
+                if any(v is not None for v in values):
+                    lines.append(f"| paper: {defense} + {target} | {THREAT_LABELS[threat]} | "
+                                 + " | ".join(MISSING if v is None else f"{v:.2f}" for v in values) + " |")
     return "\n".join(lines) + "\n\n" + provenance(shown)
 
 
@@ -178,6 +196,17 @@ def column_labels(columns: list[tuple[str, tuple]]) -> list[str]:
             label += f", eps {_eps(eps)}"
         labels.append(label)
     return labels
+
+
+_DEFAULT_STEPS = {"pgd_n": 20}  # the paper's PGD_N: 20 steps unless a row says otherwise
+
+
+def _published(row: dict[str, float], columns: list[tuple[str, tuple]]) -> str:
+    """The paper's values under our columns; a column run with other PGD steps than the paper's 20 gets none."""
+    def value(attack: str, steps: int | None) -> str:
+        same = attack not in ("pgd_n", "pgd_t") or steps in (None, 20)
+        return f"{row[attack]:.2f}" if same and attack in row else MISSING
+    return " | ".join(value(a, v[0]) for a, v in columns) + " |"
 
 
 def _joined(row: list[dict[str, Any] | None]) -> str:
