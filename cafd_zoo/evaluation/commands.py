@@ -91,7 +91,7 @@ def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: s
     rows = run_evaluation(model, release, data, args.out, attacks=args.attacks, threats=args.threat, n=args.n,
                           shard_size=args.shard_size, batch_size=args.batch_size, steps=one(args.steps, "--steps"),
                           seed=args.seed, eps=one(args.eps, "--eps"), precision=args.precision, resume=args.resume,
-                          surrogate=surrogate, eot=args.eot)
+                          surrogate=surrogate, eot=args.eot, images="embedded" if args.embedded else "test")
     print(format_summary(rows, release))
     return 0
 

@@ -108,11 +108,13 @@ def run_evaluation(
     resume: bool = False,
     surrogate: Surrogate | None = None,
     eot: int = 1,
+    images: str = "test",
 ) -> list[dict[str, Any]]:
     """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary.
     ``graybox`` crafts on ``surrogate`` (:mod:`cafd_zoo.evaluation.surrogate`); with ``eot`` > 1 every attack on a
     randomised target follows the mean over ``eot`` draws (:class:`cafd_zoo.evaluation.EOTClassifier`), while the
-    clean and final judgements stay one draw, as deployed."""
+    clean and final judgements stay one draw, as deployed. ``images`` names the image source in each row
+    ("test": a data set's test split; "embedded": the package's sample), so a recorded command can name it too."""
     threats = list(threats)
     if "graybox" in threats and surrogate is None:
         raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
@@ -165,6 +167,7 @@ def run_evaluation(
                         log.log(release=release, attack=attack_name, params=params, threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
                                 error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
-                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, **measured)
+                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, images=images,
+                                **measured)
                 bar.close()
     return summarize(results, release)

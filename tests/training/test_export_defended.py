@@ -78,7 +78,7 @@ def test_evaluate_results_become_metrics_with_their_commands(chain, capsys):
                             ("whitebox", "classifier", "pgd_n"), ("oblivious", "defended", "pgd_n")}
     rows = [r for r in read_metrics(results) if r["threat_model"] == "oblivious"]
     assert metrics[("oblivious", "defended", "pgd_n")]["error_rate"] == rows[0]["error_rate"]
-    assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith("python -m training evaluate --model tiny_cafd --embedded --n 4")
+    assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith("cafd evaluate --model tiny_cafd --embedded --n 4")
     assert metrics[("oblivious", "defended", "pgd_n")]["budget"]["steps"] == 1
     assert "--steps 1 --precision fp32" in metrics[("oblivious", "defended", "pgd_n")]["command"]
 
@@ -115,7 +115,7 @@ def test_the_exported_file_records_what_it_holds(chain):
 
 def test_each_metric_command_carries_what_reproduces_its_row():
     from cafd_zoo.attacks import build_attack
-    from training.release.export_defended import evaluate_command
+    from training.release.result_metrics import evaluate_command
 
     def command(attack: str, threat: str = "whitebox", **extra) -> str:
         row = {"n": 100, "attack": attack, "threat_model": threat, "params": {**build_attack(attack, steps=7).params, **extra}}
@@ -127,3 +127,33 @@ def test_each_metric_command_carries_what_reproduces_its_row():
     assert "--eot" not in command("pgd_n", eot=1) and "--eot 4" in command("pgd_n", "bpda", eot=4)
     graybox = command("pgd_n", "graybox", surrogate={"source": "runs/dunet16_surrogate", "sha256": "ab"})
     assert "--threat graybox" in graybox and "--surrogate-denoiser runs/dunet16_surrogate" in graybox
+
+
+def test_the_clean_metric_is_the_one_of_most_images_and_rows_name_the_images_they_ran_on(chain):
+    tmp_path, export = chain
+    assert training_main(export + ["--classifier-run", "tiny_r20"]) == 0
+    results = tmp_path / "results.jsonl"
+    base = ["evaluate", "--model", "tiny_cafd", "--embedded", "--batch-size", "4", "--threat", "bare,oblivious",
+            "--precision", "fp32", "--out", str(results), "--resume"]
+    assert training_main(base + ["--attacks", "pgd_n", "--steps", "1", "--n", "4"]) == 0
+    assert training_main(base + ["--attacks", "none", "--n", "8"]) == 0
+    assert {r["images"] for r in read_metrics(results)} == {"embedded"}
+    assert training_main(export + ["--classifier-run", "tiny_r20", "--results", str(results)]) == 0  # no --embedded
+    metrics = load_manifest(tmp_path / "m.json").info("tiny_cafd")["metrics"]
+    clean = {m["target"]: m for m in metrics if m["threat_model"] == "clean"}
+    assert {m["n"] for m in clean.values()} == {8} and not [m for m in metrics if m["threat_model"] != "clean" and m["attack"] == "none"]
+    assert all(" --embedded " in m["command"] and "--data" not in m["command"] for m in metrics)
+
+
+def test_a_classifier_release_takes_evaluate_results_as_metrics_too(chain):
+    tmp_path, _ = chain
+    results = tmp_path / "bare.jsonl"
+    assert training_main(["evaluate", "--model", "tiny_r20", "--embedded", "--n", "8", "--batch-size", "8", "--attacks",
+                          "none", "--threat", "bare", "--precision", "fp32", "--out", str(results)]) == 0
+    assert training_main(["export-classifier", "--run", str(tmp_path / "clf"), "--config", str(tmp_path / "clf.yaml"),
+                          "--release", "tiny_r20", "--manifest", str(tmp_path / "m.json"), "--out", str(tmp_path / "pkg"),
+                          "--dtype", "float16", "--results", str(results)]) == 0
+    metrics = load_manifest(tmp_path / "m.json").info("tiny_r20")["metrics"]
+    assert [m["command"].split()[:3] for m in metrics] == [["python", "-m", "training"], ["cafd", "evaluate", "--model"]]
+    assert metrics[1]["n"] == 8 and metrics[1]["threat_model"] == "clean" and "--embedded" in metrics[1]["command"]
+    assert metrics[1]["error_rate"] == read_metrics(results)[0]["error_rate"]

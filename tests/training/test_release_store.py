@@ -170,7 +170,7 @@ def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_e
     model = cafd_zoo.load(name)
     x, y = embedded_cifar10_sample(200).batch(slice(None))
     for m in recorded:
-        judged = model.classifier if m.get("target") == "classifier" else model
+        judged = getattr(model, "classifier", model) if m.get("target") == "classifier" else model  # a classifier release is one
         with torch.no_grad():
             error = float((judged(x).argmax(1) != y).float().mean())
         assert abs(error - m["error_rate"]) <= 0.01, (name, m, error)

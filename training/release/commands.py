@@ -30,10 +30,13 @@ def _export_classifier(args: argparse.Namespace) -> int:
     from .export_classifier import export_classifier
 
     release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
-                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary)
+                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary,
+                                results=args.results)
     metric = release["metrics"][0]
     print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
           f"on {metric['n']} images, recorded in {args.manifest}")
+    for m in release["metrics"][1:]:
+        print(f"  {m['threat_model']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
     return 0
 
 
@@ -71,9 +74,10 @@ def register(sub: Any) -> None:
         "export-classifier", help="turn a finished train-classifier run into a release of the manifest",
         description="Write the run's weights as a release (a Hub repository folder with --repo-id, else a package "
         "file for an embedded release) and its manifest entry: sha256, size, parameters, and the clean test error "
-        "the run measured on its whole test split, with the command that reproduces it.",
+        "the run measured on its whole test split, with the command that reproduces it. With --results (`cafd "
+        "evaluate --model RELEASE --threat bare` JSON lines on the exported release), their rows become metrics too.",
     )
-    add(p, "--run", "--config", "--release", *EXPORT, run={"required": True}, config={"required": True},
+    add(p, "--run", "--config", "--release", "--results", *EXPORT, run={"required": True}, config={"required": True},
         release={"required": True}, **EXPORT_SETTINGS)
     p.set_defaults(func=_export_classifier)
 

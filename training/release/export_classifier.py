@@ -1,7 +1,8 @@
 """export-classifier: turn a finished train-classifier run into a release of the manifest.
 
-The release's only metric is the clean test error the run measured on its whole test split
-(``result.json``), recorded with the command that reproduces it.
+The release's first metric is the clean test error the run measured on its whole test split
+(``result.json``), recorded with the command that reproduces it; ``results`` (``cafd evaluate --model RELEASE
+--threat bare`` JSON lines on the exported release) add theirs, each with its command.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from safetensors.torch import load_file
 from ..classifier.config import load_config
 from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
+from .result_metrics import metrics_from_results
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN"}
 
@@ -30,6 +32,7 @@ def export_classifier(
     summary: str | None = None,
     machine: str | None = None,
     code_commit: str | None = None,
+    results: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Export ``run_dir/model.safetensors`` as ``release``: to the Hub layout under ``out_dir`` when
     ``repo_id`` is given, else as a package file (``out_dir`` = ``cafd_zoo/release``)."""
@@ -56,7 +59,8 @@ def export_classifier(
         kind="classifier", dataset=config.dataset, num_classes=config.num_classes,
         summary=summary or known.get("summary") or default_summary,
         deviations=known.get("deviations") or {"from_paper": [], "from_official_code": []},
-        metrics=[metric],
+        metrics=[metric] + [m for file in results or [] for m in
+                            metrics_from_results(file, release, data_flag="--data DIR", machine=machine)],
         training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
                   "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} --release {release}"]},
     )

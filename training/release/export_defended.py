@@ -2,7 +2,7 @@
 
 The denoiser file is written (package file or Hub folder); the classifier is referenced by its
 existing manifest entry, after checking that it holds exactly the weights the denoiser was trained
-against. Metrics come from ``python -m training evaluate`` results on the exported release itself,
+against. Metrics come from ``cafd evaluate`` results on the exported release itself,
 so each number in the manifest is one a user reproduces with the command recorded beside it.
 """
 from __future__ import annotations
@@ -14,10 +14,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from cafd_zoo.evaluation import summarize
 from cafd_zoo.hub import download, model_info
 from cafd_zoo.integrity import sha256_of
-from cafd_zoo.metrics_log import read_metrics
 from cafd_zoo.models import create_model
 
 from ..classifier.config import config_dict
@@ -25,17 +23,9 @@ from ..denoiser.baseline_config import PAPERS
 from ..denoiser.config_file import load_denoiser_config
 from ..denoiser.train import WEIGHTS, denoiser_architecture, denoiser_args
 from .export import Component, ReleaseSpec, export_release
+from .result_metrics import metrics_from_results
 
 _METHOD_NAMES = {"cafd": "CAFD DUNET", "hgd": "HGD DUNET (guided loss)", "ape_g": "APE-G generator"}
-THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
-    "bare": ("whitebox", "classifier"),
-    "oblivious": ("oblivious", "defended"),
-    "bpda": ("bpda", "defended"),
-    "whitebox": ("whitebox", "defended"),
-    "graybox": ("graybox", "defended"),
-}
-
-
 def same_classifier(trained_against: Path, release: str) -> bool:
     """Whether the classifier file a run used and the release's file hold the same fp32 values."""
     used = load_file(str(trained_against))
@@ -43,52 +33,6 @@ def same_classifier(trained_against: Path, release: str) -> bool:
     return used.keys() == released.keys() and all(
         torch.equal(used[k].float() if used[k].is_floating_point() else used[k],
                     released[k].float() if released[k].is_floating_point() else released[k]) for k in used)
-
-
-def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: int, precision: str | None) -> str:
-    """The ``python -m training evaluate`` line that reproduces one summary row of ``release``."""
-    params = row["params"]
-    parts = ["python -m training evaluate --model", release, data_flag, f"--n {row['n']}", f"--attacks {row['attack']}",
-             f"--threat {row['threat_model']}", f"--seed {seed}"]
-    if "eps" in params and params.get("norm", "Linf") == "Linf":  # FWA's eps is a transport budget, not --eps
-        parts.append(f"--eps {round(params['eps'] * 255)}")
-    steps = params.get("steps", params.get("iterations", params.get("max_iterations")))  # what --steps sets
-    if steps is not None:
-        parts.append(f"--steps {steps}")
-    if params.get("eot", 1) > 1:
-        parts.append(f"--eot {params['eot']}")
-    if "surrogate" in params:
-        parts.append(f"--surrogate-denoiser {params['surrogate']['source']}")
-    if precision:
-        parts.append(f"--precision {precision}")
-    return " ".join(parts + ["--out results.jsonl"])
-
-
-def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
-    """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
-    the clean error of the bare classifier and of the defended model. Each carries its command."""
-    cells = [r for r in read_metrics(results) if r.get("release") == release]
-    if not cells:
-        raise ValueError(f"{results} holds no results for {release!r}: run `python -m training evaluate --model {release} ...` first")
-    seeds, commits = {r["seed"] for r in cells}, {r.get("code_commit") for r in cells}
-    if len(seeds) > 1:
-        raise ValueError(f"{results} mixes seeds {sorted(seeds)} for {release!r}: one evaluation per results file")
-    seed = seeds.pop()
-    precision = {(r["attack"], r["threat_model"]): r.get("precision") for r in cells}
-    extra: dict[str, Any] = {"machine": machine} if machine else {}
-    if len(commits) == 1 and None not in commits:
-        extra["code_commit"] = commits.pop()
-    metrics, clean = [], {}
-    for row in summarize(results, release):
-        threat, target = THREATS[row["threat_model"]]
-        command = evaluate_command(release, data_flag, row, seed, precision[(row["attack"], row["threat_model"])])
-        metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
-                        "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6), "command": command} | extra)
-        clean.setdefault(target, (row["n"], row["clean_error"], command))
-    clean_metrics = [{"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n, "seed": seed,
-                      "error_rate": round(error, 6), "command": command} | extra
-                     for target, (n, error, command) in sorted(clean.items())]
-    return clean_metrics + metrics
 
 
 def export_defended(

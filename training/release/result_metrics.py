@@ -1,0 +1,72 @@
+"""Manifest metrics from ``cafd evaluate``'s JSON lines, each with the command that reproduces it: shared by
+export-classifier and export-defended, so a number in the manifest is always one the user can make again."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cafd_zoo.evaluation import summarize
+from cafd_zoo.metrics_log import read_metrics
+
+THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
+    "bare": ("whitebox", "classifier"),
+    "oblivious": ("oblivious", "defended"),
+    "bpda": ("bpda", "defended"),
+    "whitebox": ("whitebox", "defended"),
+    "graybox": ("graybox", "defended"),
+}
+
+
+def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: int, precision: str | None) -> str:
+    """The ``cafd evaluate`` line that reproduces one summary row of ``release``."""
+    params = row["params"]
+    parts = ["cafd evaluate --model", release, data_flag, f"--n {row['n']}", f"--attacks {row['attack']}",
+             f"--threat {row['threat_model']}", f"--seed {seed}"]
+    if "eps" in params and params.get("norm", "Linf") == "Linf":  # FWA's eps is a transport budget, not --eps
+        parts.append(f"--eps {round(params['eps'] * 255)}")
+    steps = params.get("steps", params.get("iterations", params.get("max_iterations")))  # what --steps sets
+    if steps is not None:
+        parts.append(f"--steps {steps}")
+    if params.get("eot", 1) > 1:
+        parts.append(f"--eot {params['eot']}")
+    if "surrogate" in params:
+        parts.append(f"--surrogate-denoiser {params['surrogate']['source']}")
+    if precision:
+        parts.append(f"--precision {precision}")
+    return " ".join(parts + ["--out results.jsonl"])
+
+
+def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
+    """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
+    the clean error of the bare classifier and of the defended model, each measured on the most images (``none``,
+    the clean images as an attack, is that and no attack metric). Each carries its command; rows evaluate recorded
+    as computed on the embedded sample get ``--embedded`` in it, the others ``data_flag``."""
+    cells = [r for r in read_metrics(results) if r.get("release") == release]
+    if not cells:
+        raise ValueError(f"{results} holds no results for {release!r}: run `cafd evaluate --model {release} ...` first")
+    seeds, commits = {r["seed"] for r in cells}, {r.get("code_commit") for r in cells}
+    if len(seeds) > 1:
+        raise ValueError(f"{results} mixes seeds {sorted(seeds)} for {release!r}: one evaluation per results file")
+    seed = seeds.pop()
+    precision = {(r["attack"], r["threat_model"]): r.get("precision") for r in cells}
+    sources: dict[tuple[str, str], set[str | None]] = {}
+    for r in cells:
+        sources.setdefault((r["attack"], r["threat_model"]), set()).add(r.get("images"))
+    extra: dict[str, Any] = {"machine": machine} if machine else {}
+    if len(commits) == 1 and None not in commits:
+        extra["code_commit"] = commits.pop()
+    metrics, clean = [], {}
+    for row in summarize(results, release):
+        threat, target = THREATS[row["threat_model"]]
+        key = (row["attack"], row["threat_model"])
+        flag = "--embedded" if sources[key] == {"embedded"} else data_flag
+        command = evaluate_command(release, flag, row, seed, precision[key])
+        if row["attack"] != "none":
+            metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
+                            "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6), "command": command} | extra)
+        if target not in clean or row["n"] > clean[target][0]:
+            clean[target] = (row["n"], row["clean_error"], command)
+    clean_metrics = [{"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n, "seed": seed,
+                      "error_rate": round(error, 6), "command": command} | extra
+                     for target, (n, error, command) in sorted(clean.items())]
+    return clean_metrics + metrics
