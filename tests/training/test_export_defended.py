@@ -157,3 +157,15 @@ def test_a_classifier_release_takes_evaluate_results_as_metrics_too(chain):
     assert [m["command"].split()[:3] for m in metrics] == [["python", "-m", "training"], ["cafd", "evaluate", "--model"]]
     assert metrics[1]["n"] == 8 and metrics[1]["threat_model"] == "clean" and "--embedded" in metrics[1]["command"]
     assert metrics[1]["error_rate"] == read_metrics(results)[0]["error_rate"]
+
+
+def test_an_fp16_release_holds_the_fp32_classifier_a_run_used_and_nothing_else(chain):
+    from training.release.export_defended import same_classifier
+    tmp_path, _ = chain
+    run_weights = tmp_path / "clf" / "model.safetensors"  # fp32: what a denoiser run against the run folder used
+    assert same_classifier(run_weights, "tiny_r20")  # the release stores exactly these, rounded to fp16
+    weights = load_file(str(run_weights))
+    key = next(k for k, v in weights.items() if v.is_floating_point() and v.numel() > 1)
+    weights[key] = weights[key] * 1.01  # beyond fp16 rounding
+    save_file(weights, str(tmp_path / "other.safetensors"))
+    assert not same_classifier(tmp_path / "other.safetensors", "tiny_r20")

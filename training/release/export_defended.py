@@ -26,13 +26,22 @@ from .export import Component, ReleaseSpec, export_release
 from .result_metrics import metrics_from_results
 
 _METHOD_NAMES = {"cafd": "CAFD DUNET", "hgd": "HGD DUNET (guided loss)", "ape_g": "APE-G generator"}
+
+
 def same_classifier(trained_against: Path, release: str) -> bool:
-    """Whether the classifier file a run used and the release's file hold the same fp32 values."""
+    """Whether the release holds the classifier a run used: the same tensors, each equal to the used one
+    rounded to the release's storage dtype (a run trains against fp32 weights; the release may store them in
+    fp16, which is then the only difference)."""
     used = load_file(str(trained_against))
     released = load_file(str(download(release)["classifier"]))
-    return used.keys() == released.keys() and all(
-        torch.equal(used[k].float() if used[k].is_floating_point() else used[k],
-                    released[k].float() if released[k].is_floating_point() else released[k]) for k in used)
+
+    def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+        if not (a.is_floating_point() and b.is_floating_point()):
+            return torch.equal(a, b)
+        stored = b.dtype if b.element_size() < a.element_size() else a.dtype  # the narrower of the two
+        return a.shape == b.shape and torch.equal(a.to(stored), b.to(stored))
+
+    return used.keys() == released.keys() and all(same(used[k], released[k]) for k in used)
 
 
 def export_defended(

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Finished runs of cafd_vgg19_cifar10.sh become the releases vgg19_cifar10, cafd_vgg19_cifar10 and
+# cafd_denoiser_cifar10 in the repository's release store hub/ (status "stored"), with the metrics that
+# evaluate_cafd_vgg19_cifar10.sh measured on them. Run it from the checkout that commits the store (not a worktree
+# of a running job): it edits weights_manifest.json and hub/. Re-running it after more evaluation rewrites the
+# model cards and manifest metrics; the weight files stay byte-identical (fp16, canonical safetensors).
+#
+#   RUNS=../runs EVAL=../runs/eval_cafd_vgg19_cifar10 bash training/recipes/release_cafd_vgg19_cifar10.sh classifier
+#
+# Steps: classifier (vgg19_cifar10), defended (cafd_vgg19_cifar10 and cafd_denoiser_cifar10). Before the first
+# evaluation there are no results yet: the releases are exported with the training metrics only.
+set -euo pipefail
+RUNS=${RUNS:-../runs}
+EVAL=${EVAL:-$RUNS/eval_cafd_vgg19_cifar10}
+PY=${PY:-python}
+MACHINE=${MACHINE:-2-core AMD EPYC (AVX512-BF16), torch 2.14.1, CPU only}
+EXPORT=$RUNS/export
+CLASSIFIER_CONFIG=training/configs/vgg19_cifar10.yaml
+DENOISER_CONFIG=training/configs/denoiser/cafd_denoiser_vgg19_cifar10_cpu.yaml
+
+results() {  # --results FILE for each results file that exists
+  for f in "$@"; do [ -f "$EVAL/$f" ] && printf -- '--results %s ' "$EVAL/$f"; done; true
+}
+
+classifier() {
+  # shellcheck disable=SC2046
+  $PY -m training export-classifier --run "$RUNS/vgg19_cifar10" --config "$CLASSIFIER_CONFIG" --release vgg19_cifar10 \
+    --repo-id cafd-zoo/vgg19-cifar10 --dtype float16 --out "$EXPORT" --machine "$MACHINE" \
+    $(results classifier.jsonl embedded.jsonl)
+  $PY -m training publish vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
+}
+
+defended() {
+  # shellcheck disable=SC2046
+  $PY -m training export-defended --run "$RUNS/cafd_denoiser_vgg19_cifar10" --config "$DENOISER_CONFIG" \
+    --classifier vgg19_cifar10 --classifier-run vgg19_cifar10 --release cafd_vgg19_cifar10 \
+    --repo-id cafd-zoo/dunet-vgg19caf-cifar10 --weights-id dunet_vgg19caf_cifar10 --dtype float16 --out "$EXPORT" \
+    --machine "$MACHINE" $(results table1.jsonl table3.jsonl embedded.jsonl)
+  $PY -m training publish cafd_vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
+  $PY -m training publish cafd_denoiser_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
+}
+
+for step in "${@:-classifier defended}"; do
+  for s in $step; do
+    echo "== $s ($(date -u +%FT%TZ))"
+    "$s"
+  done
+done
