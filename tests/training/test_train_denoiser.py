@@ -258,8 +258,11 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
         train_denoiser(dataclasses.replace(TINY, adversarial_source="offline"), tmp_path / "run", setup["data"],
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
-    assert len(shipped) == 16  # 8 CAFD ones, 3 ablations of the compact release, its gray-box surrogate, HGD, HGD', APE-G, APE-G'
-    configs = {path.stem: load_denoiser_config(path) for path in shipped}
+    configs = {path.stem: load_denoiser_config(path) for path in shipped}  # every shipped config loads
+    assert len(configs) >= 17  # CAFD ones, ablations, the gray-box surrogate, HGD, HGD', APE-G, APE-G', a fine-tuning
+    finetune, cpu = configs["cafd_denoiser_resnet50_cifar10_finetune"], configs["cafd_denoiser_vgg19_cifar10_cpu"]
+    budget = {"epochs": finetune.epochs, "lr": finetune.lr, "schedule": finetune.schedule}
+    assert finetune == dataclasses.replace(cpu, **budget)  # the released recipe, fine-tuned: only the budget differs
     compact = configs["cafd_denoiser_resnet20_cifar10_compact"]
     assert compact.denoiser_width == 16 and compact.adversarial_source == "offline"
     ablations = {"msed": {"caf_loss": "pixel_mse"}, "no_adv": {"lambda_adv": 0.0},
