@@ -21,29 +21,14 @@ CLASSIFIER_RUN=$RUNS/resnet50_cifar10
 CAFA_DIR=$RUNS/cafa${CAFA_STEPS}_resnet50_cifar10
 FINETUNE_RUN=$RUNS/cafd_denoiser_resnet50_cifar10_finetune
 
-resume_if_started() { if [ -f "$1/checkpoint.pt" ]; then echo --resume; fi; }
+# shellcheck source=lib/steps.sh
+source "$(dirname "$0")/lib/steps.sh"
 
-classifier() {
-  [ -f "$CLASSIFIER_RUN/result.json" ] && { echo "classifier: done ($CLASSIFIER_RUN)"; return; }
-  $PY -m training train-classifier --config "$CLASSIFIER_CONFIG" --data "$DATA" --out "$CLASSIFIER_RUN" \
-    $(resume_if_started "$CLASSIFIER_RUN")
-}
-
-cafa() {  # resumable shards: finished shards are kept, the rest are crafted
-  $PY -m training craft-cafa --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
-    --data "$DATA" --out "$CAFA_DIR" --steps "$CAFA_STEPS" --limit "$CAFA_LIMIT"
-}
-
+classifier() { train_classifier "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN"; }
+cafa() { craft_cafa "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$CAFA_STEPS" --limit "$CAFA_LIMIT"; }
 finetune() {
-  [ -f "$FINETUNE_RUN/result.json" ] && { echo "finetune: done ($FINETUNE_RUN)"; return; }
-  $PY -m training finetune-denoiser --init cafd_denoiser_cifar10 --config "$FINETUNE_CONFIG" \
-    --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" --cafa-dir "$CAFA_DIR" \
-    --data "$DATA" --out "$FINETUNE_RUN" $(resume_if_started "$FINETUNE_RUN")
+  train_denoiser finetune-denoiser "$FINETUNE_CONFIG" "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$FINETUNE_RUN" \
+    --init cafd_denoiser_cifar10
 }
 
-for step in "${@:-classifier cafa finetune}"; do
-  for s in $step; do
-    echo "== $s ($(date -u +%FT%TZ))"
-    "$s"
-  done
-done
+run_steps "${@:-classifier cafa finetune}"

@@ -20,29 +20,13 @@ CLASSIFIER_RUN=$RUNS/vgg19_cifar10
 CAFA_DIR=$RUNS/cafa${CAFA_STEPS}_vgg19_cifar10
 DENOISER_RUN=$RUNS/cafd_denoiser_vgg19_cifar10
 
-resume_if_started() { if [ -f "$1/checkpoint.pt" ]; then echo --resume; fi; }
+# shellcheck source=lib/steps.sh
+source "$(dirname "$0")/lib/steps.sh"
 
-classifier() {
-  [ -f "$CLASSIFIER_RUN/result.json" ] && { echo "classifier: done ($CLASSIFIER_RUN)"; return; }
-  $PY -m training train-classifier --config "$CLASSIFIER_CONFIG" --data "$DATA" --out "$CLASSIFIER_RUN" \
-    $(resume_if_started "$CLASSIFIER_RUN")
-}
-
-cafa() {  # resumable shards: finished shards are kept, the rest are crafted
-  $PY -m training craft-cafa --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
-    --data "$DATA" --out "$CAFA_DIR" --steps "$CAFA_STEPS"
-}
-
+classifier() { train_classifier "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN"; }
+cafa() { craft_cafa "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$CAFA_STEPS"; }
 denoiser() {
-  [ -f "$DENOISER_RUN/result.json" ] && { echo "denoiser: done ($DENOISER_RUN)"; return; }
-  $PY -m training train-denoiser --config "$DENOISER_CONFIG" --classifier-run "$CLASSIFIER_RUN" \
-    --classifier-config "$CLASSIFIER_CONFIG" --cafa-dir "$CAFA_DIR" --data "$DATA" --out "$DENOISER_RUN" \
-    $(resume_if_started "$DENOISER_RUN")
+  train_denoiser train-denoiser "$DENOISER_CONFIG" "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$DENOISER_RUN"
 }
 
-for step in "${@:-classifier cafa denoiser}"; do
-  for s in $step; do
-    echo "== $s ($(date -u +%FT%TZ))"
-    "$s"
-  done
-done
+run_steps "${@:-classifier cafa denoiser}"

@@ -59,9 +59,6 @@ demo() {  # natural, adversarial and restored images with their class activation
   $PY -m cafd_zoo demo --model "$DEFENDED" --n 200 --figure "$OUT/cafd_demo.png" | tee "$OUT/demo.txt"
 }
 
-for step in "${@:-classifier table1 table3 embedded figure6 demo}"; do
-  for s in $step; do
-    echo "== $s ($(date -u +%FT%TZ))"
-    "$s"
-  done
-done
+# shellcheck source=lib/steps.sh
+source "$(dirname "$0")/lib/steps.sh"
+run_steps "${@:-classifier table1 table3 embedded figure6 demo}"

@@ -40,9 +40,6 @@ defended() {
   $PY -m training publish cafd_denoiser_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
 }
 
-for step in "${@:-classifier defended}"; do
-  for s in $step; do
-    echo "== $s ($(date -u +%FT%TZ))"
-    "$s"
-  done
-done
+# shellcheck source=lib/steps.sh
+source "$(dirname "$0")/lib/steps.sh"
+run_steps "${@:-classifier defended}"

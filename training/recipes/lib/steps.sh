@@ -1,0 +1,36 @@
+# Sourced by the recipes of training/recipes/: steps that resume where they stopped, or are skipped once finished.
+# Each recipe sets DATA and PY, defines its steps as shell functions, and ends with `run_steps "${@:-default steps}"`.
+
+resume_if_started() { if [ -f "$1/checkpoint.pt" ]; then echo --resume; fi; }
+
+train_classifier() {  # CONFIG RUN
+  [ -f "$2/result.json" ] && { echo "classifier: done ($2)"; return; }
+  # shellcheck disable=SC2046
+  $PY -m training train-classifier --config "$1" --data "$DATA" --out "$2" $(resume_if_started "$2")
+}
+
+craft_cafa() {  # CLASSIFIER_CONFIG CLASSIFIER_RUN OUT STEPS [more craft-cafa flags]: finished shards are kept
+  local config=$1 run=$2 out=$3 steps=$4
+  shift 4
+  $PY -m training craft-cafa --classifier-run "$run" --classifier-config "$config" --data "$DATA" --out "$out" \
+    --steps "$steps" "$@"
+}
+
+train_denoiser() {  # COMMAND CONFIG CLASSIFIER_CONFIG CLASSIFIER_RUN CAFA_DIR RUN [more flags]
+  local command=$1 config=$2 classifier_config=$3 classifier_run=$4 cafa_dir=$5 run=$6
+  shift 6
+  [ -f "$run/result.json" ] && { echo "$command: done ($run)"; return; }
+  # shellcheck disable=SC2046
+  $PY -m training "$command" --config "$config" --classifier-run "$classifier_run" \
+    --classifier-config "$classifier_config" --cafa-dir "$cafa_dir" --data "$DATA" --out "$run" "$@" \
+    $(resume_if_started "$run")
+}
+
+run_steps() {  # each argument: one or more step names, run in order
+  for step in "$@"; do
+    for s in $step; do
+      echo "== $s ($(date -u +%FT%TZ))"
+      "$s"
+    done
+  done
+}
