@@ -84,3 +84,19 @@ def test_figure3_draws_caf_distance_against_fooling_rate_per_attack(tmp_path):
               "fooling_rate_pct": [100.0], "distance": [0.1]}]  # (a fooling rate of None: no image was correct)
     assert drawn(png) == {"figure": 3, "x": "fooling rate (%)", "y": "CAF distance (L2 of Phi)", "distance": "caf_l2",
                           "lines": lines}
+
+
+def test_training_curve_draws_each_per_epoch_accuracy_and_the_last_row_of_a_repeated_epoch(tmp_path, capsys):
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    metrics.parent.mkdir()
+    rows = [{"step": 10, "epoch": 1, "loss": 2.0}, {"step": 20, "epoch": 1, "probe_purified": 0.5, "probe_natural": 0.9},
+            {"step": 40, "epoch": 2, "probe_purified": 0.6, "probe_natural": 0.9},
+            {"step": 40, "epoch": 2, "probe_purified": 0.7, "probe_natural": 0.9}]  # epoch 2 again, after a resume
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")]) == 0
+    data = json.loads((tmp_path / "curve.json").read_text())
+    assert data["series"]["probe_purified"] == [{"epoch": 1, "accuracy": 0.5}, {"epoch": 2, "accuracy": 0.7}]
+    assert set(data["series"]) == {"probe_purified", "probe_natural"} and (tmp_path / "curve.png").stat().st_size > 1000
+    metrics.write_text(json.dumps({"step": 1, "epoch": 1, "loss": 1.0}) + "\n")
+    assert training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "x.png")]) == 1
+    assert "no per-epoch accuracy" in capsys.readouterr().err

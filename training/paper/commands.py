@@ -32,7 +32,13 @@ def _caf_distance(args: argparse.Namespace) -> int:
 
 def _figure(args: argparse.Namespace) -> int:
     from .figures import figure3, figure5, figure6
+    from .training_curve import training_curve
 
+    if args.number == "curve":
+        data = training_curve(args.results[0], args.out)
+        print(f"{args.out}: the training curve of {args.results[0]}, {len(data['series'])} series; its data in "
+              f"{Path(args.out).with_suffix('.json')}")
+        return 0
     if args.number == "6":
         data = figure6(args.results, args.out, eps_min=args.eps_min, eps_max=args.eps_max)
     elif args.number == "5":
@@ -78,13 +84,14 @@ def register(sub: Any) -> None:
     add(p, "--table", "--threat", "--release", "--attacks", "--label", "--paper", "--out", table={"default": "1"})
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("figure", help="draw the paper's Figure 3, 5 or 6 from results files, as PNG plus its data",
+    p = sub.add_parser("figure", help="draw the paper's Figure 3, 5 or 6, or a run's training curve, as PNG plus its data",
                        description="6: error rate against eps (6/255 to 16/255), one line per defense and threat "
                        "model, from `sweep` results; 5: the ablation, error rate per denoiser variant (release) and "
                        "attack, from `evaluate` results (--threat: one, default oblivious; --attacks: the order); 3: "
-                       "class activation feature distance against fooling rate, from `caf-distance` results. The "
+                       "class activation feature distance against fooling rate, from `caf-distance` results; curve: a run's "
+                       "per-epoch accuracies (test accuracy, denoiser probes) from its metrics.jsonl. The "
                        "data drawn is written beside the PNG (same name, .json).")
-    p.add_argument("number", choices=["3", "5", "6"], help="which figure")
+    p.add_argument("number", choices=["3", "5", "6", "curve"], help="which figure")
     p.add_argument("results", nargs="+", help="the results file(s) to draw from")
     add(p, "--out", "--threat", "--attacks", "--eps-min", "--eps-max", "--distance", out={"required": True},
         threat={"default": "oblivious"}, eps_min={"default": "6"}, eps_max={"default": "16"},

@@ -24,7 +24,7 @@ ABLATIONS = {"ablation_msed": "MSED (pixel MSE)", "ablation_no_adv": "CAFD witho
 ATTACK_NAMES = {"bim": "BIA (BIM)", "pgd_n": "PGD", "cw_l2": "CW-L2"}
 
 
-def _figure(width: float = 6.0, height: float = 4.0):
+def new_figure(width: float = 6.0, height: float = 4.0):
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -33,7 +33,7 @@ def _figure(width: float = 6.0, height: float = 4.0):
     return figure, figure.add_subplot()
 
 
-def _write(figure, data: dict[str, Any], out: str | Path) -> dict[str, Any]:
+def write_figure(figure, data: dict[str, Any], out: str | Path) -> dict[str, Any]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, format="png", dpi=120)
@@ -62,7 +62,7 @@ def figure6(paths: Sequence[str | Path], out: str | Path, *, eps_min: float = 6 
             if eps not in points or r["n"] > points[eps]["n"]:
                 points[eps] = r
     data = {"figure": 6, "x": "eps (L-inf, in 1/255)", "y": "error rate (%)", "lines": []}
-    figure, ax = _figure()
+    figure, ax = new_figure()
     for (release, threat, attack, steps), points in lines.items():
         if len(points) < 2:
             continue
@@ -78,7 +78,7 @@ def figure6(paths: Sequence[str | Path], out: str | Path, *, eps_min: float = 6 
                          f"{eps_max * 255:g}/255 in the results: run `python -m training sweep --eps 6,8,...,16` first")
     ax.set(xlabel=data["x"], ylabel=data["y"], ylim=(0, 100), title="Error rate against the attack budget")
     ax.legend(fontsize="small")
-    return _write(figure, data, out)
+    return write_figure(figure, data, out)
 
 
 def figure5(paths: Sequence[str | Path], out: str | Path, *, threat: str = "oblivious",
@@ -92,7 +92,7 @@ def figure5(paths: Sequence[str | Path], out: str | Path, *, threat: str = "obli
     columns = attack_columns(cells, (threat,), attacks)
     groups = ["clean"] + column_labels(columns)
     data = {"figure": 5, "threat_model": threat, "y": "error rate (%)", "groups": groups, "variants": []}
-    figure, ax = _figure(max(6.0, 1.2 * len(groups)), 4.0)
+    figure, ax = new_figure(max(6.0, 1.2 * len(groups)), 4.0)
     width = 0.8 / len(releases)
     for i, release in enumerate(releases):
         row = [cells.get((release, a, threat, v)) for a, v in columns]
@@ -111,7 +111,7 @@ def figure5(paths: Sequence[str | Path], out: str | Path, *, threat: str = "obli
     ax.set(ylabel=data["y"], ylim=(0, 100),
            title=f"Ablation: error rate per denoiser variant ({THREAT_LABELS[threat]})")
     ax.legend(fontsize="small")
-    return _write(figure, data, out)
+    return write_figure(figure, data, out)
 
 
 def figure3(paths: Sequence[str | Path], out: str | Path, *, distance: str = "caf_distance") -> dict[str, Any]:
@@ -128,7 +128,7 @@ def figure3(paths: Sequence[str | Path], out: str | Path, *, distance: str = "ca
         raise ValueError("no caf-distance rows in the results: run `python -m training caf-distance ...` first")
     y_label = "CAF distance (MSE of normalised Phi)" if distance == "caf_distance" else "CAF distance (L2 of Phi)"
     data = {"figure": 3, "x": "fooling rate (%)", "y": y_label, "distance": distance, "lines": []}
-    figure, ax = _figure()
+    figure, ax = new_figure()
     several = len({release for release, _ in lines}) > 1
     for (release, attack), points in lines.items():
         if not points:
@@ -144,4 +144,4 @@ def figure3(paths: Sequence[str | Path], out: str | Path, *, distance: str = "ca
     ax.set(xlabel=data["x"], ylabel=y_label, xlim=(-2, 102),
            title="Class activation feature distance against fooling rate")
     ax.legend(fontsize="small")
-    return _write(figure, data, out)
+    return write_figure(figure, data, out)

@@ -1,0 +1,44 @@
+"""A run's training curve: each per-epoch accuracy a run logs (a classifier's test accuracy, a denoiser's probe
+accuracies), against the epoch, as a PNG with its data beside it as JSON. What a reader looks at to judge whether
+more epochs would have helped, and what the issue asks for wherever a target is missed."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cafd_zoo.metrics_log import read_metrics
+
+from .figures import new_figure, write_figure
+
+LABELS = {"test_accuracy": "test accuracy (bare classifier)",
+          "probe_natural": "held-out clean, bare classifier", "probe_purified_natural": "held-out clean, through the denoiser",
+          "probe_adversarial": "held-out CAFA, bare classifier", "probe_purified": "held-out CAFA, through the denoiser",
+          "probe_pgd_adversarial": "held-out PGD, bare classifier", "probe_pgd_purified": "held-out PGD, through the denoiser"}
+
+
+def epoch_series(metrics: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """{metric: [(epoch, accuracy), ...]} from the rows that carry an epoch's accuracies; a resumed run may log an
+    epoch twice, the last row counts."""
+    series: dict[str, dict[int, float]] = {}
+    for row in read_metrics(metrics):
+        for key, value in row.items():
+            if (key == "test_accuracy" or key.startswith("probe_")) and isinstance(value, (int, float)):
+                series.setdefault(key, {})[int(row["epoch"])] = float(value)
+    if not series:
+        raise ValueError(f"{metrics} holds no per-epoch accuracy (test_accuracy or probe_*): is it a run's metrics.jsonl?")
+    return {key: sorted(points.items()) for key, points in series.items()}
+
+
+def training_curve(metrics: str | Path, out: str | Path, *, title: str | None = None) -> dict[str, Any]:
+    """Draw every per-epoch accuracy of ``metrics`` (percent) against the epoch into ``out``."""
+    series = epoch_series(metrics)
+    figure, axes = new_figure()
+    for key, points in series.items():
+        axes.plot([e for e, _ in points], [100 * a for _, a in points], marker="o", label=LABELS.get(key, key))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("accuracy (%)")
+    axes.set_title(title or Path(metrics).parent.name)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7)
+    data = {"source": str(metrics), "series": {k: [{"epoch": e, "accuracy": a} for e, a in v] for k, v in series.items()}}
+    return write_figure(figure, data, out)
