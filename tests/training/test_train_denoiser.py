@@ -258,7 +258,8 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
         train_denoiser(dataclasses.replace(TINY, adversarial_source="offline"), tmp_path / "run", setup["data"],
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
-    assert len(shipped) == 16  # 8 CAFD ones, 3 ablations of the compact release, its gray-box surrogate, HGD, HGD', APE-G, APE-G'
+    assert len(shipped) == 18  # 10 CAFD ones (2 for issue 14's robust ResNet-20), 3 ablations of the compact release,
+    # its gray-box surrogate, HGD, HGD', APE-G, APE-G'
     configs = {path.stem: load_denoiser_config(path) for path in shipped}
     compact = configs["cafd_denoiser_resnet20_cifar10_compact"]
     assert compact.denoiser_width == 16 and compact.adversarial_source == "offline"
