@@ -30,7 +30,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--classifier": Option("the classifier release to put behind the denoiser, e.g. resnet20_cifar10"),
     "--denoiser": Option("a train-denoiser denoiser.safetensors (or a zoo release) to put in front"),
     "--cafa-dir": Option("the craft-cafa / craft-adversarial shard folder (for configs with adversarial_source: "
-                         "offline; HGD and APE-G configs need one of their training_attack)",
+                         "offline; HGD and APE-G configs need one of their training_attack; online and adaptive "
+                         "configs craft for every batch and take none)",
                          aliases=("--adversarial-dir",)),
     "--init": Option("the denoiser to start from: a zoo release name (e.g. cafd_denoiser_cifar10) or a "
                      "denoiser.safetensors file"),

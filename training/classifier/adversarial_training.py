@@ -18,7 +18,8 @@ from cafd_zoo.attacks import get_attack
 from cafd_zoo.precision import autocast
 
 
-def _number(name: str, value: Any, ok: Callable[[float], bool], rule: str) -> None:
+def check_number(name: str, value: Any, ok: Callable[[float], bool], rule: str) -> None:
+    """A config number that YAML may have read as a string (``8/255``): named, with the decimal to write."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fraction = isinstance(value, str) and "/" in value
         hint = " (YAML has no fractions: write 8/255 as 0.03137254901960784)" if fraction else ""
@@ -27,12 +28,14 @@ def _number(name: str, value: Any, ok: Callable[[float], bool], rule: str) -> No
         raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
-def _integer(name: str, value: Any, minimum: int) -> None:
+def check_integer(name: str, value: Any, minimum: int) -> None:
+    """A config integer (not a bool, not a float) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _flag(name: str, value: Any) -> None:
+def check_flag(name: str, value: Any) -> None:
+    """A config switch: true or false, not a string or a number."""
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, got {value!r}")
 
@@ -51,10 +54,10 @@ class PGDTraining:
     def __post_init__(self) -> None:
         if self.attack != "pgd":
             raise ValueError(f"PGDTraining is attack 'pgd', got {self.attack!r}")
-        _number("eps", self.eps, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale: 8/255 = 0.0313725...)")
-        _integer("steps", self.steps, 1)
-        _number("step_size", self.step_size, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale)")
-        _flag("random_start", self.random_start)
+        check_number("eps", self.eps, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale: 8/255 = 0.0313725...)")
+        check_integer("steps", self.steps, 1)
+        check_number("step_size", self.step_size, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale)")
+        check_flag("random_start", self.random_start)
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,11 @@ class ROATraining:
     def __post_init__(self) -> None:
         if self.attack != "roa":
             raise ValueError(f"ROATraining is attack 'roa', got {self.attack!r}")
-        _integer("size", self.size, 1)
-        _integer("stride", self.stride, 1)
-        _integer("steps", self.steps, 0)
-        _number("step_size", self.step_size, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale)")
-        _flag("random_start", self.random_start)
+        check_integer("size", self.size, 1)
+        check_integer("stride", self.stride, 1)
+        check_integer("steps", self.steps, 0)
+        check_number("step_size", self.step_size, lambda v: 0 < v <= 1, "in (0, 1] (the [0, 1] pixel scale)")
+        check_flag("random_start", self.random_start)
 
 
 AdversarialTraining = Union[PGDTraining, ROATraining]

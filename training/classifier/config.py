@@ -81,9 +81,14 @@ ADDED_LATER = ("adversarial",)  # left out while unset, so records written befor
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A JSON-able copy of a config, for logs and checkpoints (checkpoints, results and CAFA shards compare it)."""
+    """A JSON-able copy of a config, for logs and checkpoints (checkpoints, results and CAFA shards compare it).
+
+    Fields added after runs were recorded (``ADDED_LATER``, and a config class's own ``added_later``) are left
+    out while they hold their defaults, so those records still match and their checkpoints still resume."""
     values = json_safe(dataclasses.asdict(config))
-    return {k: v for k, v in values.items() if not (k in ADDED_LATER and v is None)}
+    later = {f.name: json_safe(f.default) for f in dataclasses.fields(config)
+             if f.name in ADDED_LATER + tuple(getattr(config, "added_later", ()))}
+    return {k: v for k, v in values.items() if not (k in later and v == later[k])}
 
 
 def json_safe(value: Any) -> Any:

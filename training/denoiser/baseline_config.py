@@ -27,7 +27,7 @@ from .hgd_loss import GUIDED_LAYERS
 
 METHODS = ("hgd", "ape_g")
 CAFD_ONLY = ("caf_loss", "caf_normalization", "lambda_caf", "lambda_adv", "lambda_class_weights", "gan_loss",
-             "cafa_steps")
+             "cafa_steps", "lambda_ce")
 UNUSED = {  # settings the other method reads: left at their defaults, so a config says only what it uses
     "hgd": ("lambda_pixel", "lambda_gan", "generator_steps", "discriminator_width"),
     "ape_g": ("guided_layer", "denoiser_decoder", "denoiser_bn_momentum"),

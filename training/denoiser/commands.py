@@ -35,7 +35,9 @@ def register(sub: Any) -> None:
         help="train the CAFD denoiser (or the HGD / APE-G baseline) against a frozen classifier (resumable; torchrun-ready)",
         description="Train DUNET with the class activation feature loss and RaGAN (paper Algorithm 2) as a denoiser "
         "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
-        "denoiser.safetensors and result.json into --out. A config with `method: hgd` or `method: ape_g` trains the "
+        "denoiser.safetensors and result.json into --out. An offline config reads craft-cafa shards (--cafa-dir); "
+        "one with `adversarial_source: adaptive` crafts PGD through the denoiser and the classifier for every batch "
+        "instead (no --cafa-dir). A config with `method: hgd` or `method: ape_g` trains the "
         "HGD or APE-G baseline instead, on craft-adversarial shards (--adversarial-dir).",
     )
     add(p, *RUN, **RUN_SETTINGS)

@@ -1,15 +1,19 @@
 """The configuration of a CAFD denoiser run (paper Algorithm 2), read from YAML like ClassifierConfig."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from cafd_zoo.cafa import PRESETS
 
+from ..classifier.adversarial_training import PGDTraining, check_flag, check_integer, check_number
 from ..engine.lr_schedule import Schedule
 from .losses import CAF_FORMS, GAN_FORMS
 
-ADVERSARIAL_SOURCES = ("offline", "online")
+ADVERSARIAL_SOURCES = ("offline", "online", "adaptive")
+ADAPTIVE_ONLY = ("adaptive_eps", "adaptive_steps", "adaptive_step_size", "adaptive_random_start",
+                 "adaptive_clean_fraction")
 
 
 def official_schedule() -> Schedule:
@@ -25,13 +29,20 @@ class DenoiserConfig:
     (5e-3), ``lambda_class_weights`` the official code's weight of Eq. 7's W term (1e-3).
     ``adversarial_source``: ``"offline"`` trains on a fixed CAFA copy of the training set (the
     official code; made by ``python -m training craft-cafa``), ``"online"`` crafts CAFA against P for
-    every batch (Algorithm 2 as written) with ``cafa_preset`` and ``cafa_steps``.
+    every batch (Algorithm 2 as written) with ``cafa_preset`` and ``cafa_steps``, ``"adaptive"`` (beyond the
+    paper, for a robust P) crafts L-inf PGD with cross-entropy for every batch through the whole defended
+    model P(purify(C, .)), C frozen in eval mode: ``adaptive_eps``, ``adaptive_steps``, ``adaptive_step_size``,
+    ``adaptive_random_start``; the first ``adaptive_clean_fraction`` of each batch stays clean (not attacked),
+    so C also learns to leave clean images alone. The ``adaptive_*`` settings belong to that source only.
+    ``lambda_ce`` (any source; 0, the paper, by default) weighs the cross-entropy of P(purify(C, x~)) against
+    the true labels, the loss an attacker of the defended model climbs.
     ``reset_optimizers_each_epoch``: the official code re-creates both Adam optimisers every epoch,
     so their moments restart; off by default (one Adam state for the whole run), on to reproduce it.
     ``clamp``: purify as ``clamp(x + C(x), 0, 1)`` (the zoo) or ``x + C(x)`` (official, False).
     The end-of-epoch probe attacks ``eval_examples`` images once with CAFA (``eval_cafa_steps`` steps,
     preset's if None; for an offline run held out of the training set, their stored CAFA copies) and,
-    with ``probe_pgd_steps``, with PGD (eps 8/255), and reports P's accuracy on them, purified or not.
+    with ``probe_pgd_steps``, with PGD (eps 8/255), and reports P's accuracy on them, purified or not;
+    ``probe_whitebox_pgd_steps`` adds PGD crafted through C and P on the same images, anew each epoch.
     ``probe_split``: ``"test"`` (the first test images, as the official code) or ``"train_holdout"``
     (the last training pairs, held out of training, so the test set never steers a run).
     """
@@ -53,15 +64,22 @@ class DenoiserConfig:
     lambda_caf: float = 1e3
     lambda_adv: float = 5e-3
     lambda_class_weights: float = 1e-3
+    lambda_ce: float = 0.0
     gan_loss: str = "official"
     adversarial_source: str = "offline"
     cafa_preset: str = "official"
     cafa_steps: int | None = None
+    adaptive_eps: float = 8 / 255
+    adaptive_steps: int = 10
+    adaptive_step_size: float = 2 / 255
+    adaptive_random_start: bool = True
+    adaptive_clean_fraction: float = 0.0
     eval_examples: int = 256
     eval_cafa_steps: int | None = 20
     eval_batch_size: int = 250
     probe_split: str = "test"
     probe_pgd_steps: int | None = None
+    probe_whitebox_pgd_steps: int | None = None
     seed: int = 0
     precision: str = "auto"
     channels_last: bool = True
@@ -70,6 +88,8 @@ class DenoiserConfig:
     train_subset: int | None = None
     check_md5: bool = True
     method: ClassVar[str] = "cafd"  # HGD and APE-G: BaselineDenoiserConfig (training/denoiser/baseline_config.py)
+    # left out of config_dict while at their defaults, so the records of earlier runs still match
+    added_later: ClassVar[tuple[str, ...]] = ("lambda_ce", *ADAPTIVE_ONLY, "probe_whitebox_pgd_steps")
 
     def __post_init__(self) -> None:
         choices = {
@@ -89,11 +109,35 @@ class DenoiserConfig:
         for name in ("lr", "weight_decay", "lambda_caf", "lambda_adv", "lambda_class_weights", "eval_examples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("cafa_steps", "eval_cafa_steps", "train_subset", "probe_pgd_steps"):
+        for name in ("cafa_steps", "eval_cafa_steps", "train_subset", "probe_pgd_steps", "probe_whitebox_pgd_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {getattr(self, name)}")
-        if not (self.trains_discriminator or self.needs_caf):
-            raise ValueError("lambda_adv and every L_caf weight are 0: the denoiser would have nothing to learn from")
+        self._check_adaptive()
+        if not (self.trains_discriminator or self.needs_caf or self.lambda_ce > 0):
+            raise ValueError("lambda_adv, lambda_ce and every L_caf weight are 0: "
+                             "the denoiser would have nothing to learn from")
+
+    def _check_adaptive(self) -> None:
+        check_number("lambda_ce", self.lambda_ce, lambda v: v >= 0, ">= 0")
+        pixels = "in (0, 1] (the [0, 1] pixel scale: 8/255 = 0.0313725...)"
+        check_number("adaptive_eps", self.adaptive_eps, lambda v: 0 < v <= 1, pixels)
+        check_integer("adaptive_steps", self.adaptive_steps, 1)
+        check_number("adaptive_step_size", self.adaptive_step_size, lambda v: 0 < v <= 1, pixels)
+        check_flag("adaptive_random_start", self.adaptive_random_start)
+        check_number("adaptive_clean_fraction", self.adaptive_clean_fraction, lambda v: 0 <= v < 1,
+                     "in [0, 1) (the share of each batch left clean; 1 would attack nothing)")
+        if self.adversarial_source != "adaptive":
+            defaults = {f.name: f.default for f in dataclasses.fields(DenoiserConfig) if f.name in ADAPTIVE_ONLY}
+            changed = [name for name in ADAPTIVE_ONLY if getattr(self, name) != defaults[name]]
+            if changed:
+                raise ValueError(f"{', '.join(changed)} set, but adversarial_source is {self.adversarial_source!r}: "
+                                 "the adaptive_* settings apply to adversarial_source: adaptive only")
+
+    @property
+    def adaptive_attack(self) -> PGDTraining:
+        """The attack of ``adversarial_source: adaptive``: AT's PGD, crafted through C and P instead of P alone."""
+        return PGDTraining(eps=self.adaptive_eps, steps=self.adaptive_steps, step_size=self.adaptive_step_size,
+                           random_start=self.adaptive_random_start)
 
     @property
     def trains_discriminator(self) -> bool:

@@ -5,6 +5,8 @@ small fixed slice attacked once against the bare classifier (the oblivious setti
 Tables 1-2). The slice is the first test images (``probe_split: test``, the official habit) or, so
 that the test set never steers training, the last training pairs held out of training
 (``probe_split: train_holdout``), attacked with CAFA and, with ``probe_pgd_steps``, with PGD too.
+With ``probe_whitebox_pgd_steps``, the same images are also attacked by PGD through the denoiser and the
+classifier together (the attacker who knows the defense), crafted anew at every probe since C changes.
 It steers training; it is not the evaluation.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import nn
 from cafd_zoo.attacks import pgd
 from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
 from cafd_zoo.data import ImageSet, load_dataset
+from cafd_zoo.models import DefendedClassifier
 from cafd_zoo.models.denoiser import purify
 from cafd_zoo.precision import autocast
 
@@ -113,14 +116,44 @@ def pgd_probe_set(x_nat: torch.Tensor, labels: torch.Tensor, classifier: nn.Modu
     return x_nat, x_adv.float(), labels
 
 
-def probe_accuracies(denoiser: nn.Module, classifier: nn.Module, sets: dict[str, ProbeSet], **kwargs) -> dict[str, float]:
+def probe_accuracies(denoiser: nn.Module, classifier: nn.Module, sets: dict[str, ProbeSet], *,
+                     whitebox_pgd_steps: int | None = None, seed: int = 0, **kwargs) -> dict[str, float]:
     """:func:`evaluate_purification` on each named set; the CAFA set's keys stay unprefixed (the log's
-    historical names), the others are prefixed with their name (``pgd_purified``, ...)."""
+    historical names), the others are prefixed with their name (``pgd_purified``, ...). With
+    ``whitebox_pgd_steps``, also :func:`whitebox_pgd_accuracy` on the CAFA set's natural images."""
     found: dict[str, float] = {}
     for name, probe in sets.items():
         accuracy = evaluate_purification(denoiser, classifier, *probe, **kwargs)
         found |= {(k if name == "cafa" else f"{name}_{k}"): v for k, v in accuracy.items()}
+    if whitebox_pgd_steps and "cafa" in sets:
+        x_nat, _, labels = sets["cafa"]
+        found["whitebox_pgd_purified"] = whitebox_pgd_accuracy(denoiser, classifier, x_nat, labels, whitebox_pgd_steps,
+                                                               seed=seed, **kwargs)
     return found
+
+
+def whitebox_pgd_accuracy(denoiser: nn.Module, classifier: nn.Module, x_nat: torch.Tensor, labels: torch.Tensor,
+                          steps: int, *, seed: int = 0, batch_size: int = 250, clamp: bool = True,
+                          precision: str = "fp32", channels_last: bool = False) -> float:
+    """Accuracy of P(purify(C, .)) on PGD (L-inf eps 8/255, step 2/255, seeded random start) crafted through
+    C and P on ``x_nat``: what the defense keeps against an attacker who knows it. Both networks run in eval
+    mode without parameter gradients and are left as found."""
+    defended = DefendedClassifier(denoiser, classifier, input_size=None, clamp=clamp, check_inputs=False)
+    modes = [(m, m.training) for m in defended.modules()]
+    defended.eval()
+    generator = torch.Generator(device=x_nat.device).manual_seed(seed)
+    correct = 0
+    try:
+        for x, y in zip(x_nat.split(batch_size), labels.split(batch_size)):
+            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+            with torch.enable_grad(), autocast(precision, x.device):  # type: ignore[arg-type]
+                x_adv = pgd(defended, x, y, eps=8 / 255, steps=steps, step_size=2 / 255, generator=generator)
+                with torch.no_grad():
+                    correct += int((defended(x_adv).argmax(1) == y).sum())
+    finally:
+        for module, training in modes:
+            module.training = training
+    return correct / len(labels)
 
 
 def probe_sets(config: DenoiserConfig, data_root: str | Path, classifier: nn.Module, held_out: TrainingPairs | None,

@@ -1,10 +1,15 @@
 """Train the CAFD denoiser C against a frozen classifier P (paper Algorithm 2, official recipe).
 
 Each iteration: x^ = purify(C, x~); a step of the discriminator D on (x, x^ detached) with the RaGAN
-loss; then a step of C on ``lambda_caf * L_caf + lambda_class_weights * W term + lambda_adv * L_adv``.
+loss; then a step of C on ``lambda_caf * L_caf + lambda_class_weights * W term + lambda_adv * L_adv``
+(``+ lambda_ce * CE(P(x^), y)``, beyond the paper, when ``lambda_ce`` > 0).
 P's parameters never change: it is loaded, put in eval mode and frozen once, and only read.
 
-Resumable to the step, as train_classifier.py: the sample order, the online CAFA random starts
+``adversarial_source: adaptive`` (beyond the paper, for a robust P; training/denoiser/adaptive_attack.py):
+x~ is PGD crafted for every batch through the whole defended model P(purify(C, .)) with C frozen as it
+stands, optionally with a share of each batch left clean; no CAFA shards are read.
+
+Resumable to the step, as train_classifier.py: the sample order, the online CAFA and adaptive PGD random starts
 and the learning rate are pure functions of (seed, epoch, step), and the checkpoint holds C, D,
 both optimisers, the counters and the RNG states. Writes ``checkpoint.pt``, ``metrics.jsonl``, and
 at the end ``denoiser.safetensors`` (C only) and ``result.json``.
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -34,7 +40,6 @@ from torch.nn.parallel import DistributedDataParallel
 from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
 from cafd_zoo.cam import ClassActivationFeatures
 from cafd_zoo.code_version import code_commit
-from cafd_zoo.data import load_dataset
 from cafd_zoo.frozen import no_parameter_grads
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.metrics_log import MetricsLog
@@ -43,19 +48,19 @@ from cafd_zoo.precision import autocast, resolve_precision
 
 from ..classifier.config import ClassifierConfig, config_dict
 from ..classifier.train import build_classifier
-from ..crafting.shard_attacks import check_shard_attack
 from ..engine.checkpoint import save_checkpoint, training_state
 from ..engine.distributed import World, joined_world
 from ..engine.epoch_loop import run_epochs, start_or_resume
 from ..engine.fingerprints import gather_fingerprints
 from ..engine.resumable_order import ResumableSampler
 from ..engine.safetensors_io import save_canonical
+from .adaptive_attack import adaptive_batch, defended_model
 from .baseline_steps import baseline_train_step
 from .config import DenoiserConfig
 from .initial_weights import load_initial_denoiser
 from .losses import ClassActivationFeatureLoss, ragan_discriminator_loss, ragan_generator_loss
 from .purification_probe import probe_accuracies, probe_sets
-from .training_pairs import TrainingPairs, offline_pairs, online_pairs
+from .training_pairs import TrainingPairs, load_pairs
 
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "denoiser.safetensors"
@@ -102,20 +107,6 @@ def _craft_online(extractor: ClassActivationFeatures, x: torch.Tensor, attack: C
     return cafa(extractor, x, **dataclasses.asdict(attack), generator=generator)
 
 
-def _load_pairs(config: DenoiserConfig, data_root: str | Path, cafa_dir: str | Path | None,
-                classifier_sha256: str) -> TrainingPairs:
-    train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
-    if config.adversarial_source == "offline":
-        if cafa_dir is None:
-            raise ValueError("adversarial_source 'offline' needs the CAFA shard folder (cafa_dir / --cafa-dir), made "
-                             "by `python -m training craft-cafa`; or set adversarial_source: online")
-        check_shard_attack(cafa_dir, config.training_attack)
-        pairs = offline_pairs(cafa_dir, train, classifier_sha256)
-    else:
-        pairs = online_pairs(train)
-    return pairs.subset(config.train_subset) if config.train_subset else pairs
-
-
 def train_denoiser(
     config: DenoiserConfig,
     out_dir: str | Path,
@@ -151,8 +142,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     commit = code_commit()  # the code that starts the run, not whatever is checked out when it ends
     precision = resolve_precision(config.precision, world.device)  # type: ignore[arg-type]
     classifier_sha256 = sha256_of(classifier_weights)
-    pairs = _load_pairs(config, data_root, cafa_dir, classifier_sha256)
-    held_out = None
+    pairs = load_pairs(config, data_root, cafa_dir, classifier_sha256)
+    held_out: TrainingPairs | None = None
     if config.probe_split == "train_holdout" and config.eval_examples:
         pairs, held_out = pairs.split_off(config.eval_examples)
     classifier = load_frozen_classifier(classifier_weights, classifier_config, world.device)
@@ -179,6 +170,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     caf_loss = ClassActivationFeatureLoss(classifier, config.caf_loss,  # type: ignore[arg-type]
                                           normalization=config.caf_normalization)
     attack = resolve_config(config.cafa_preset, steps=config.cafa_steps)
+    defended = defended_model(denoiser, classifier, config.clamp)  # what the adaptive source attacks
     sampler = ResumableSampler(len(pairs), config.seed, world_size=world.size, rank=world.rank)
     steps_per_epoch = math.ceil(sampler.samples_per_epoch / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -198,7 +190,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
         if not probe:
             return None
         return probe_accuracies(denoiser, classifier, probe, batch_size=config.eval_batch_size,
-                                clamp=config.clamp, precision=precision, channels_last=config.channels_last)
+                                clamp=config.clamp, precision=precision, channels_last=config.channels_last,
+                                whitebox_pgd_steps=config.probe_whitebox_pgd_steps, seed=config.seed)
 
     def checkpoint() -> None:
         if world.is_main:
@@ -224,14 +217,16 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             for group in optimizer.param_groups:
                 group["lr"] = lr
         x_nat, labels, x_adv = pairs.batch(torch.tensor(indices))
-        x_nat = to_device(x_nat)
-        if x_adv is None:
+        x_nat, y = to_device(x_nat), labels.to(world.device)
+        if config.adversarial_source == "adaptive":
+            x_adv = adaptive_batch(config, defended, x_nat, y, step=step, rank=world.rank, precision=precision)
+        elif x_adv is None:
             with autocast(precision, world.device):
                 x_adv = _craft_online(caf_loss.extractor, x_nat, attack, config.seed, step, world.rank)
             x_adv = x_adv.float()
         if config.method == "cafd":
             losses = train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
-                                 caf_loss, x_nat, to_device(x_adv))
+                                 caf_loss, x_nat, to_device(x_adv), labels=y)
         else:
             losses = baseline_train_step(config, precision, world.device, net_c, net_d,  # type: ignore[arg-type]
                                          discriminator, optimizer_c, optimizer_d, classifier, x_nat, to_device(x_adv))
@@ -263,6 +258,9 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
             "code_commit": commit, "config": config_dict(config),
         }
+        if config.adversarial_source == "adaptive":  # in full: config_dict leaves out the settings at their defaults
+            result["adaptive_attack"] = dataclasses.asdict(config.adaptive_attack) | {
+                "clean_fraction": config.adaptive_clean_fraction, "lambda_ce": config.lambda_ce}
         weights = {k: v.detach().cpu().contiguous() for k, v in denoiser.state_dict().items()}
         save_canonical(weights, out / WEIGHTS, {"architecture": denoiser_architecture(config),
                                                 "architecture_args": denoiser_args(config),
@@ -286,8 +284,11 @@ def train_step(
     caf_loss: ClassActivationFeatureLoss,
     x_nat: torch.Tensor,
     x_adv: torch.Tensor,
+    *,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One iteration of Algorithm 2: D's step, then C's; returns the losses as tensors (no sync)."""
+    """One iteration of Algorithm 2: D's step, then C's; returns the losses as tensors (no sync).
+    ``labels`` (on the device) feed the cross-entropy term; needed only when ``lambda_ce`` > 0."""
     with autocast(precision, world.device):  # type: ignore[arg-type]
         x_hat = purify(net_c, x_adv, config.clamp)
     zero = x_hat.new_zeros((), dtype=torch.float32)
@@ -309,11 +310,22 @@ def train_step(
             terms = caf_loss(x_hat, x_nat)
         feature, class_weights, logits = terms.feature, terms.class_weights, terms.purified_logits
     loss = config.lambda_caf * feature + config.lambda_class_weights * class_weights + config.lambda_adv * loss_adv
+    cross_entropy = None
+    if config.lambda_ce > 0:
+        if labels is None:
+            raise ValueError("lambda_ce > 0: train_step needs the batch's labels (labels=...)")
+        if logits is None:  # pixel_mse or no L_caf: P has not seen x^ yet
+            with autocast(precision, world.device):  # type: ignore[arg-type]
+                logits = caf_loss.extractor.model(x_hat)
+        cross_entropy = F.cross_entropy(logits.float(), labels)
+        loss = loss + config.lambda_ce * cross_entropy
     optimizer_c.zero_grad(set_to_none=True)
     loss.backward()
     optimizer_c.step()
     losses = {"loss": loss.detach(), "loss_d": loss_d.detach(), "loss_adv": loss_adv.detach(),
               "caf_feature": feature.detach(), "caf_class_weights": class_weights.detach()}
+    if cross_entropy is not None:
+        losses["ce"] = cross_entropy.detach()
     if logits is not None:
         losses["purified_predictions"] = logits.detach().argmax(1)
     return losses

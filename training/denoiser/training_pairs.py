@@ -1,5 +1,5 @@
 """The training pairs (x, x~) of the denoiser: natural images with their offline CAFA copies, or the
-natural images alone when CAFA is crafted online, batch by batch, by the trainer."""
+natural images alone when x~ is crafted batch by batch by the trainer (online CAFA, adaptive PGD)."""
 from __future__ import annotations
 
 import warnings
@@ -8,9 +8,11 @@ from pathlib import Path
 
 import torch
 
-from cafd_zoo.data import ImageSet
+from cafd_zoo.data import ImageSet, load_dataset
 
+from ..crafting.shard_attacks import check_shard_attack
 from ..crafting.shard_files import read_cafa_set
+from .config import DenoiserConfig
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,22 @@ def offline_pairs(cafa_dir: str | Path, train: ImageSet, classifier_sha256: str 
         warnings.warn(f"{cafa_dir} was crafted against classifier sha256 {crafted_against[:12]}..., but the denoiser "
                       f"is trained for {classifier_sha256[:12]}...: a transfer setting", stacklevel=2)
     return TrainingPairs(train, indices, adversarial)
+
+
+def load_pairs(config: DenoiserConfig, data_root: str | Path, cafa_dir: str | Path | None,
+               classifier_sha256: str) -> TrainingPairs:
+    """The run's training pairs: the shards in ``cafa_dir`` for an offline source (required), the training
+    split alone for an online or adaptive one (an adaptive run refuses shards it would not read)."""
+    if config.adversarial_source == "offline" and cafa_dir is None:
+        raise ValueError("adversarial_source 'offline' needs the CAFA shard folder (cafa_dir / --cafa-dir), made "
+                         "by `python -m training craft-cafa`; or set adversarial_source: online or adaptive")
+    if config.adversarial_source == "adaptive" and cafa_dir is not None:
+        raise ValueError(f"adversarial_source 'adaptive' crafts its examples for every batch through the denoiser and "
+                         f"the classifier and reads no shards: drop cafa_dir / --cafa-dir ({cafa_dir})")
+    train = load_dataset(config.dataset, data_root, "train", check_md5=config.check_md5)
+    if config.adversarial_source == "offline":
+        check_shard_attack(cafa_dir, config.training_attack)  # type: ignore[arg-type]
+        pairs = offline_pairs(cafa_dir, train, classifier_sha256)  # type: ignore[arg-type]
+    else:
+        pairs = online_pairs(train)
+    return pairs.subset(config.train_subset) if config.train_subset else pairs
