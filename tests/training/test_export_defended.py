@@ -169,3 +169,17 @@ def test_an_fp16_release_holds_the_fp32_classifier_a_run_used_and_nothing_else(c
     weights[key] = weights[key] * 1.01  # beyond fp16 rounding
     save_file(weights, str(tmp_path / "other.safetensors"))
     assert not same_classifier(tmp_path / "other.safetensors", "tiny_r20")
+
+
+def test_a_run_recorded_before_later_settings_existed_still_matches_its_config():
+    import dataclasses
+    import json
+
+    from training.classifier.config import differences_from_record
+    from training.denoiser.config_file import load_denoiser_config
+    recorded = json.loads((REPO / "results" / "cafd_resnet20_cifar10" / "train_denoiser_result.json").read_text())["config"]
+    config = load_denoiser_config(REPO / "training" / "configs" / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")
+    assert "probe_split" not in recorded and differences_from_record(recorded, config) == []  # recorded before it existed
+    changed = dict(recorded, epochs=recorded["epochs"] + 1)
+    assert differences_from_record(changed, config) == ["epochs"]
+    assert differences_from_record(recorded, dataclasses.replace(config, probe_split="train_holdout")) == ["probe_split"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,6 +90,17 @@ def config_dict(config: Any) -> dict[str, Any]:
     later = {f.name: json_safe(f.default) for f in dataclasses.fields(config)
              if f.name in ADDED_LATER + tuple(getattr(config, "added_later", ()))}
     return {k: v for k, v in values.items() if not (k in later and v == later[k])}
+
+
+def differences_from_record(recorded: dict[str, Any], config: Any) -> list[str]:
+    """The settings in which a run recorded with ``recorded`` (its ``result.json`` config) did not run ``config``:
+    a recorded setting that differs, or a setting the record lacks (added to the config class after the run) that
+    is not at its default, which is what the run did before the setting existed. Empty: the run ran ``config``."""
+    current = json.loads(json.dumps(config_dict(config)))
+    defaults = {f.name: json.loads(json.dumps(json_safe(f.default))) for f in dataclasses.fields(config)
+                if f.default is not dataclasses.MISSING}
+    differ = [k for k, v in recorded.items() if current.get(k, defaults.get(k)) != v]
+    return differ + [k for k, v in current.items() if k not in recorded and (k not in defaults or v != defaults[k])]
 
 
 def json_safe(value: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from ..classifier.config import load_config
+from ..classifier.config import differences_from_record, load_config
 from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
 from .result_metrics import metrics_from_results
@@ -39,8 +39,9 @@ def export_classifier(
     run_dir = Path(run_dir)
     config = load_config(config_path)
     result = json.loads((run_dir / "result.json").read_text())
-    if result["config"] != json.loads(json.dumps(_plain(config))):
-        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ")
+    differ = differences_from_record(result["config"], config)
+    if differ:
+        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ in {', '.join(differ)}")
     model = build_classifier(config)
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")), strict=True)
     arguments = dict(config.architecture_args, num_classes=config.num_classes)
@@ -67,9 +68,3 @@ def export_classifier(
     component = Component("classifier", release, config.architecture, arguments, model, repo_id=repo_id,
                           filename="model.safetensors" if repo_id else f"{release}.safetensors")
     return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype)
-
-
-def _plain(config: Any) -> Any:
-    from ..classifier.config import config_dict
-
-    return config_dict(config)

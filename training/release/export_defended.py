@@ -18,7 +18,7 @@ from cafd_zoo.hub import download, model_info
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models import create_model
 
-from ..classifier.config import config_dict
+from ..classifier.config import differences_from_record
 from ..denoiser.baseline_config import PAPERS
 from ..denoiser.config_file import load_denoiser_config
 from ..denoiser.train import WEIGHTS, denoiser_architecture, denoiser_args
@@ -73,8 +73,9 @@ def export_defended(
     run_dir = Path(run_dir)
     config = load_denoiser_config(config_path)
     result = json.loads((run_dir / "result.json").read_text())
-    if result["config"] != json.loads(json.dumps(config_dict(config))):
-        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ")
+    differ = differences_from_record(result["config"], config)
+    if differ:
+        raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ in {', '.join(differ)}")
     if sha256_of(trained_against) != result["classifier_sha256"]:
         raise ValueError(f"{run_dir} was trained against another classifier than {trained_against} (sha256 differs)")
     if not same_classifier(Path(trained_against), classifier_release):
