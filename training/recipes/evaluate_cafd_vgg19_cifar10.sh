@@ -22,9 +22,12 @@ mkdir -p "$OUT"
 
 evaluate() { $PY -m cafd_zoo evaluate --data "$DATA" --resume "$@"; }
 
-classifier() {  # the released target model alone: clean error, and the gradient-masking check of its issue
+classifier() {  # the released target model alone: clean error, the gradient-masking check of its issue, and the
+  # embedded-sample row the default test suite checks
   evaluate --model "$CLASSIFIER" --attacks none --threat bare --n 10000 --out "$OUT/classifier.jsonl"
   evaluate --model "$CLASSIFIER" --attacks pgd_n,autoattack --threat bare --n 1000 --out "$OUT/classifier.jsonl"
+  $PY -m cafd_zoo evaluate --embedded --resume --model "$CLASSIFIER" --attacks none --threat bare --n 200 \
+    --out "$OUT/embedded.jsonl"
 }
 
 table1() {  # oblivious (the paper's setting) with the bare classifier beside it: crafted once, judged twice
@@ -42,8 +45,6 @@ table3() {  # an attacker who knows the defense: BPDA (backward = identity) and 
 
 embedded() {  # what tests/training/test_release_store.py checks on every stored release, from a fresh clone
   $PY -m cafd_zoo evaluate --embedded --resume --model "$DEFENDED" --attacks none --threat bare,oblivious --n 200 \
-    --out "$OUT/embedded.jsonl"
-  $PY -m cafd_zoo evaluate --embedded --resume --model "$CLASSIFIER" --attacks none --threat bare --n 200 \
     --out "$OUT/embedded.jsonl"
 }
 
