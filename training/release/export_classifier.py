@@ -60,11 +60,21 @@ def export_classifier(
         kind="classifier", dataset=config.dataset, num_classes=config.num_classes,
         summary=summary or known.get("summary") or default_summary,
         deviations=known.get("deviations") or {"from_paper": [], "from_official_code": []},
-        metrics=[metric] + [m for file in results or [] for m in
-                            metrics_from_results(file, release, data_flag="--data DIR", machine=machine)],
+        metrics=_with_results(metric, results, release, machine),
         training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
                   "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} --release {release}"]},
     )
     component = Component("classifier", release, config.architecture, arguments, model, repo_id=repo_id,
                           filename="model.safetensors" if repo_id else f"{release}.safetensors")
     return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype)
+
+
+def _with_results(trained: dict[str, Any], results: list[str | Path] | None, release: str,
+                  machine: str | None) -> list[dict[str, Any]]:
+    """The training run's clean error, then the metrics of ``results``; a clean error measured on the exported
+    release on as many images replaces the run's (it is the number of the weights a user loads)."""
+    measured = [m for file in results or [] for m in metrics_from_results(file, release, data_flag="--data DIR",
+                                                                             machine=machine)]
+    same = any(m["threat_model"] == "clean" and m["n"] == trained["n"] for m in measured)
+    return ([] if same else [trained]) + measured
+

@@ -8,8 +8,12 @@ DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN"}
 
 
 def _metric_name(m: dict[str, Any]) -> str:
-    budget = ", ".join(f"{k}={v}" for k, v in m["budget"].items())
-    return f"{m['threat_model']} {m['attack']} ({budget})"
+    """Unique per metric: what was attacked, how, under which threat model and on how many images."""
+    target = f"{m['target']}, " if m.get("target") else ""
+    if m["threat_model"] == "clean":
+        return f"clean ({target}first {m['n']:,} test images)"
+    budget = ", ".join(f"{k}={v}" for k, v in m["budget"].items() if k != "eot" or v != 1)
+    return f"{m['threat_model']} {m['attack']} ({target}{budget}; first {m['n']:,} test images)"
 
 
 def render_model_card(name: str, release: dict[str, Any], files: dict[str, dict[str, Any]]) -> str:
@@ -27,8 +31,8 @@ def render_model_card(name: str, release: dict[str, Any], files: dict[str, dict[
                       f"      name: {q(_metric_name(m))}", f"      value: {round(100 * (1 - m['error_rate']), 2)}"]
     lines += ["---", "", f"# {name}", "", release["summary"], "",
               "```python", "import torch", f'model = torch.hub.load("cafd-zoo/cafd", "{name}")  # or cafd_zoo.load("{name}")', "```", "",
-              f"Input: float RGB in {release['input']['range']}, shape (N, {', '.join(map(str, release['input']['size']))}); "
-              f"{release['input']['normalization']}. Output: logits.", "", "## Files", "",
+              f"Input: shape (N, {', '.join(map(str, release['input']['size']))}), {release['input']['normalization']}. "
+              "Output: logits.", "", "## Files", "",
               "| role | architecture | arguments | parameters | sha256 |", "|---|---|---|---:|---|"]
     for role, f in files.items():
         lines.append(f"| {role} | {f['architecture']} | `{json.dumps(f['arguments'])}` | {f['num_params']:,} | `{f['sha256']}` |")
