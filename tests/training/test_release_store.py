@@ -142,6 +142,15 @@ def test_the_store_holds_exactly_the_weight_files_the_manifest_uses():
         assert (CHECKOUT_STORE / entry["repo_id"] / "refs" / "main").read_text().strip() == entry["revision"]
 
 
+def test_no_stored_file_is_ignored_by_git():
+    """A weight file .gitignore hides would pass every test here and be missing from every clone."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    paths = [str(CHECKOUT_STORE / relative) for relative in _stored_files()] + ["hub/org/name/commit/model.safetensors"]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True).stdout
+    assert ignored == "", f"git ignores these release-store files: {ignored}"
+
+
 def test_the_store_is_left_out_of_git_archive_and_of_the_wheel():
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout (e.g. the tests run against an installed wheel)")
