@@ -17,7 +17,7 @@ STEPS = {"pgd_n": 10, "pgd_t": 10, "cafa": 10, "ti_dim": 10, "ddn": 20, "roa": 5
 # few steps on a tiny task; CW-L2 keeps its 100 iterations (fewer fool nothing here) and Square its queries.
 # AutoAttack standard is not here: its APGD-T needs at least 10 classes (this task has 4); it runs on a
 # 10-class defended model in test_attack_libraries.py.
-SUITE = [name for name in ATTACKS if name != "autoattack"]
+SUITE = [name for name in ATTACKS if name not in ("autoattack", "none")]  # "none" is no attack: test_attack_registry.py
 
 
 class StripesClassifier(nn.Module):
