@@ -12,6 +12,7 @@ PARAMS_10_CLASSES = {
     "resnet20": 272_474,
     "wrn28_10": 36_489_290,
     "wrn28_20": 145_835_690,
+    "wrn16_4": 2_751_146,  # Zagoruyko and Komodakis: 2.7M
 }
 CLASSIFIERS = sorted(PARAMS_10_CLASSES)
 
@@ -23,7 +24,7 @@ def n_params(m: torch.nn.Module) -> int:
 def test_registry_lists_every_architecture():
     assert set(list_architectures()) == set(PARAMS_10_CLASSES) | {"dunet", "vgg_discriminator", "ape_gan_generator",
                                                                   "ape_gan_discriminator"}
-    assert list_architectures("wrn*") == ["wrn28_10", "wrn28_20"]
+    assert list_architectures("wrn*") == ["wrn16_4", "wrn28_10", "wrn28_20"]
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
