@@ -68,7 +68,11 @@ def test_the_target_carries_no_gradient_and_fgd_reads_the_last_conv_features(tin
 
 def test_configs_say_only_what_the_method_uses(tmp_path):
     shipped = {p.stem: load_denoiser_config(p) for p in (REPO / "training" / "configs" / "denoiser").glob("hgd*.yaml")}
-    assert set(shipped) == {"hgd_vgg19_cifar10", "hgd_prime_vgg19_cifar10"}
+    assert set(shipped) == {"hgd_vgg19_cifar10", "hgd_prime_vgg19_cifar10", "hgd_vgg19_cifar10_cpu"}
+    cpu = shipped["hgd_vgg19_cifar10_cpu"]  # the same method at the CPU budget of the paper's release
+    budget = {"epochs": 10, "batch_size": 128, "schedule": cpu.schedule, "probe_split": "train_holdout",
+              "eval_examples": 1000, "probe_pgd_steps": 10}
+    assert cpu == dataclasses.replace(shipped["hgd_vgg19_cifar10"], **budget) and cpu.schedule.milestones == (6, 9)
     hgd = shipped["hgd_vgg19_cifar10"]
     assert isinstance(hgd, BaselineDenoiserConfig) and (hgd.method, hgd.guided_layer) == ("hgd", "logits")
     assert (hgd.training_attack, shipped["hgd_prime_vgg19_cifar10"].training_attack) == ("cw_l2", "pgd")
