@@ -193,3 +193,15 @@ def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_e
         with torch.no_grad():
             error = float((judged(x).argmax(1) != y).float().mean())
         assert abs(error - m["error_rate"]) <= 0.01, (name, m, error)
+
+
+def test_publishing_keeps_files_the_store_already_holds_that_the_export_lacks(stored, tmp_path):
+    """The paper's release flow: the classifier is exported and stored first, and the defended release's export
+    folder holds only its denoiser; the classifier already in the store at its pinned revision is kept as is."""
+    files = stored.manifest().info(NAME)["files"].values()
+    empty = tmp_path / "export_without_them"
+    empty.mkdir()
+    commits = publish(NAME, empty, stored.manifest_path, mirror_root=stored.mirror_root)
+    assert commits == {e["id"]: e["revision"] for e in files if e["source"] == "hub"}
+    with pytest.raises(FileNotFoundError):  # a store that lacks them too: nothing to publish from
+        publish(NAME, empty, stored.manifest_path, mirror_root=tmp_path / "other_store")

@@ -33,7 +33,7 @@ classifier() {
 defended() {
   # shellcheck disable=SC2046
   $PY -m training export-defended --run "$RUNS/cafd_denoiser_vgg19_cifar10" --config "$DENOISER_CONFIG" \
-    --classifier vgg19_cifar10 --classifier-run vgg19_cifar10 --release cafd_vgg19_cifar10 \
+    --classifier vgg19_cifar10 --classifier-run "$RUNS/vgg19_cifar10" --release cafd_vgg19_cifar10 \
     --repo-id cafd-zoo/dunet-vgg19caf-cifar10 --weights-id dunet_vgg19caf_cifar10 --dtype float16 --out "$EXPORT" \
     --machine "$MACHINE" $(results table1.jsonl table3.jsonl embedded.jsonl)
   $PY -m training publish cafd_vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune

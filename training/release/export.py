@@ -73,7 +73,8 @@ def export_release(
     Hub components go to ``out_dir/<repo_id>/`` (a Hub repository's working tree: weights,
     ``config.json``, ``README.md``), ready for :func:`training.release.publish.publish`; package components
     go to ``out_dir/<filename>``. The release is ``unpublished`` until published (``embedded`` for
-    package files). Each file is reloaded into a fresh architecture, strictly, before it is recorded.
+    package files); a file whose bytes did not change keeps its pinned revision, so other releases that share
+    it (a defended release's classifier) stay loadable meanwhile. Each file is reloaded into a fresh architecture, strictly, before it is recorded.
     """
     out_dir = Path(out_dir)
     entries: dict[str, dict[str, Any]] = {}
@@ -106,6 +107,10 @@ def export_release(
         missing = sorted(set((existing or {}).values()) - set(data["weights"]))
         if missing:
             raise ValueError(f"{manifest_path} lists no weight file {', '.join(missing)}: export that release first")
+        for weights_id, entry in entries.items():  # the same bytes again: they still are where the pin says
+            known = data["weights"].get(weights_id, {})
+            if known.get("revision") and known.get("sha256") == entry["sha256"]:
+                entry["revision"] = known["revision"]
         data["weights"].update(entries)
         data["releases"][name] = release
 

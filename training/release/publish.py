@@ -39,6 +39,15 @@ def _repository_folder(folder: Path) -> Path:
     return folder / ref.read_text().strip() if ref.is_file() else folder
 
 
+def _already_there(entry: dict[str, Any], export_dir: str | Path, mirror_root: str | Path | None) -> bool:
+    """A file this export does not hold, but the mirror folder does, at the revision the manifest pins, with the
+    recorded sha256: a defended release's classifier, published with its own release before."""
+    if mirror_root is None or entry.get("revision") is None or (Path(export_dir) / entry["repo_id"]).exists():
+        return False
+    stored = Path(mirror_root) / entry["repo_id"] / entry["revision"] / entry["filename"]
+    return stored.is_file() and sha256_of(stored) == entry["sha256"]
+
+
 def publish(
     name: str,
     export_dir: str | Path,
@@ -65,6 +74,9 @@ def publish(
     commits: dict[str, str] = {}
     for entry in info["files"].values():
         if entry["source"] != "hub":
+            continue
+        if _already_there(entry, export_dir, mirror_root):
+            commits[entry["id"]] = entry["revision"]  # a component another release stored (the classifier)
             continue
         folder = _repository_folder(Path(export_dir) / entry["repo_id"])
         if sha256_of(folder / entry["filename"]) != entry["sha256"]:
