@@ -4,6 +4,9 @@ oblivious (crafted on the bare target model). Keys use the zoo's attack names ("
 the labels of :mod:`training.paper.tables_2_3` (data set, target model, defense)."""
 from __future__ import annotations
 
+PGD_STEPS = 20
+"""The steps of every PGD_N and PGD_T of the paper (Table 3's white-box PGD_N does not say; taken as the same)."""
+
 TABLE1_COLUMNS = ("none", "ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", "fwa")
 _TABLE1_ROWS = {
     ("SVHN", "DOA"): (6.37, 7.48, 37.84, 38.96, 32.90, 39.09, 17.03, 19.10, 65.89),
@@ -49,7 +52,7 @@ TABLE3 = {
     ("CAFD", "bpda"): {("pgd_n", 10): 47.74, ("pgd_n", 20): 51.25},
     ("APE-G", "whitebox"): {("ddn", None): 97.85},
     ("HGD", "whitebox"): {("ddn", None): 97.10},
-    ("CAFD", "whitebox"): {("ddn", None): 93.23, ("pgd_n", 20): 95.18},
+    ("CAFD", "whitebox"): {("ddn", None): 93.23, ("pgd_n", PGD_STEPS): 95.18},
     ("APE-G′", "whitebox"): {("pgd_n", 20): 98.86},
     ("HGD′", "whitebox"): {("pgd_n", 20): 98.13},
     ("APE-G′", "graybox"): {("ddn", None): 11.07, ("pgd_n", 20): 81.19},
@@ -70,8 +73,16 @@ def table2_row(dataset: str, target: str, defense: str | None) -> dict[str, floa
     return TABLE2.get((dataset, target, defense))
 
 
+def same_steps(attack: str, steps: int | None) -> bool:
+    """Whether a cell run with ``steps`` is comparable with the paper's: steps matter for PGD only (DDN's and the
+    others' are not part of the paper's row names), and a PGD cell of unknown steps is taken as the paper's."""
+    return attack not in ("pgd_n", "pgd_t") or steps in (None, PGD_STEPS)
+
+
 def table3_cell(defense: str, threat: str, attack: str, steps: int | None) -> float | None:
     """The paper's Table 3 error of ``defense`` + VGG-19 on CIFAR-10 under ``threat``, or None if unpublished.
-    ``steps`` matters for PGD only (DDN's steps are not part of the paper's row names)."""
+    PGD_N appears there at 10 and 20 steps; for every other attack ``steps`` is ignored."""
     cells = TABLE3.get((defense, threat), {})
-    return cells.get((attack, steps if attack == "pgd_n" else None))
+    if attack != "pgd_n":
+        return cells.get((attack, None))
+    return cells.get((attack, PGD_STEPS if steps is None else steps))

@@ -15,7 +15,7 @@ from typing import Any, Collection, Sequence
 
 from cafd_zoo.metrics_log import read_metrics
 
-from .published import table2_row, table3_cell
+from .published import same_steps, table2_row, table3_cell
 
 MISSING = "—"
 THREAT_LABELS = {"bare": "none (bare classifier)", "oblivious": "oblivious", "bpda": "BPDA",
@@ -169,7 +169,7 @@ def table3(paths: Sequence[str | Path], *, attacks: list[str] | None = None, thr
             shown += [c for c in row if c]
             lines.append(f"| {defense} + {target} | {THREAT_LABELS[threat]} | " + _joined(row))
             if paper and (target, describe(release, labels)[2]) == ("VGG-19", "CIFAR-10"):
-                values = [table3_cell(defense, threat, a, v[0] or _DEFAULT_STEPS.get(a)) for a, v in columns]
+                values = [table3_cell(defense, threat, a, v[0]) for a, v in columns]
                 if any(v is not None for v in values):
                     lines.append(f"| paper: {defense} + {target} | {THREAT_LABELS[threat]} | "
                                  + " | ".join(MISSING if v is None else f"{v:.2f}" for v in values) + " |")
@@ -198,14 +198,10 @@ def column_labels(columns: list[tuple[str, tuple]]) -> list[str]:
     return labels
 
 
-_DEFAULT_STEPS = {"pgd_n": 20}  # the paper's PGD_N: 20 steps unless a row says otherwise
-
-
 def _published(row: dict[str, float], columns: list[tuple[str, tuple]]) -> str:
-    """The paper's values under our columns; a column run with other PGD steps than the paper's 20 gets none."""
+    """The paper's values under our columns; a column run with other PGD steps than the paper's gets none."""
     def value(attack: str, steps: int | None) -> str:
-        same = attack not in ("pgd_n", "pgd_t") or steps in (None, 20)
-        return f"{row[attack]:.2f}" if same and attack in row else MISSING
+        return f"{row[attack]:.2f}" if same_steps(attack, steps) and attack in row else MISSING
     return " | ".join(value(a, v[0]) for a, v in columns) + " |"
 
 

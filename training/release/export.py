@@ -74,7 +74,8 @@ def export_release(
     ``config.json``, ``README.md``), ready for :func:`training.release.publish.publish`; package components
     go to ``out_dir/<filename>``. The release is ``unpublished`` until published (``embedded`` for
     package files); a file whose bytes did not change keeps its pinned revision, so other releases that share
-    it (a defended release's classifier) stay loadable meanwhile. Each file is reloaded into a fresh architecture, strictly, before it is recorded.
+    it (a defended release's classifier) stay loadable meanwhile. Each file is reloaded into a fresh
+    architecture, strictly, before it is recorded.
     """
     out_dir = Path(out_dir)
     entries: dict[str, dict[str, Any]] = {}
