@@ -19,6 +19,7 @@ from torch import nn
 from cafd_zoo.attacks import pgd
 from cafd_zoo.cafa import CAFAConfig, cafa, resolve_config
 from cafd_zoo.data import ImageSet, load_dataset
+from cafd_zoo.frozen import frozen
 from cafd_zoo.models import DefendedClassifier
 from cafd_zoo.models.denoiser import purify
 from cafd_zoo.precision import autocast
@@ -139,20 +140,15 @@ def whitebox_pgd_accuracy(denoiser: nn.Module, classifier: nn.Module, x_nat: tor
     C and P on ``x_nat``: what the defense keeps against an attacker who knows it. Both networks run in eval
     mode without parameter gradients and are left as found."""
     defended = DefendedClassifier(denoiser, classifier, input_size=None, clamp=clamp, check_inputs=False)
-    modes = [(m, m.training) for m in defended.modules()]
-    defended.eval()
     generator = torch.Generator(device=x_nat.device).manual_seed(seed)
     correct = 0
-    try:
+    with frozen(defended):
         for x, y in zip(x_nat.split(batch_size), labels.split(batch_size)):
             x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
             with torch.enable_grad(), autocast(precision, x.device):  # type: ignore[arg-type]
                 x_adv = pgd(defended, x, y, eps=8 / 255, steps=steps, step_size=2 / 255, generator=generator)
                 with torch.no_grad():
                     correct += int((defended(x_adv).argmax(1) == y).sum())
-    finally:
-        for module, training in modes:
-            module.training = training
     return correct / len(labels)
 
 
