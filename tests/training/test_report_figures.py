@@ -100,3 +100,24 @@ def test_training_curve_draws_each_per_epoch_accuracy_and_the_last_row_of_a_repe
     metrics.write_text(json.dumps({"step": 1, "epoch": 1, "loss": 1.0}) + "\n")
     assert training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "x.png")]) == 1
     assert "no per-epoch accuracy" in capsys.readouterr().err
+
+
+def test_training_curve_says_whether_the_denoiser_stopping_rule_is_met(tmp_path, capsys):
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    metrics.parent.mkdir()
+    clean = [0.90, 0.92, 0.93, 0.934]
+    pgd = [0.70, 0.80, 0.85, 0.853]  # +5.3 points over epochs 2-4 for PGD: the rule is not met yet
+    rows = [{"epoch": e + 1, "probe_purified_natural": c, "probe_pgd_purified": p} for e, (c, p) in enumerate(zip(clean, pgd))]
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")]) == 0
+    rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
+    assert rule["met"] is False and rule["metrics"]["probe_pgd_purified"]["last_gain_points"] == 5.3
+    assert rule["metrics"]["probe_purified_natural"] == {"last_gain_points": 1.4, "first_epoch_below": None}
+    assert "NOT met" in capsys.readouterr().out
+    rows += [{"epoch": 5, "probe_purified_natural": 0.935, "probe_pgd_purified": 0.855},
+             {"epoch": 6, "probe_purified_natural": 0.936, "probe_pgd_purified": 0.856}]
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")])
+    rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
+    assert rule["met"] is True and rule["metrics"]["probe_pgd_purified"]["first_epoch_below"] == 6
+    assert "stopping rule (gain < 0.5 point over 2 epochs): met" in capsys.readouterr().out

@@ -38,6 +38,13 @@ def _figure(args: argparse.Namespace) -> int:
         data = training_curve(args.results[0], args.out)
         print(f"{args.out}: the training curve of {args.results[0]}, {len(data['series'])} series; its data in "
               f"{Path(args.out).with_suffix('.json')}")
+        rule = data["plateau"]
+        for key, gain in rule["metrics"].items():
+            since = gain["first_epoch_below"]
+            print(f"  {key}: {gain['last_gain_points']:+.2f} points over the last two epochs; "
+                  + (f"first below the rule's threshold at epoch {since}" if since else "never below the rule's threshold"))
+        if rule["met"] is not None:
+            print(f"  stopping rule ({rule['rule']}): {'met' if rule['met'] else 'NOT met'}")
         return 0
     if args.number == "6":
         data = figure6(args.results, args.out, eps_min=args.eps_min, eps_max=args.eps_max)

@@ -40,5 +40,28 @@ def training_curve(metrics: str | Path, out: str | Path, *, title: str | None = 
     axes.set_title(title or Path(metrics).parent.name)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
-    data = {"source": str(metrics), "series": {k: [{"epoch": e, "accuracy": a} for e, a in v] for k, v in series.items()}}
+    data = {"source": str(metrics), "series": {k: [{"epoch": e, "accuracy": a} for e, a in v] for k, v in series.items()},
+            "plateau": plateau(series)}
     return write_figure(figure, data, out)
+
+
+# A denoiser's stopping rule (the issue of the paper's release): train at least until the held-out probe, clean and
+# oblivious PGD through the denoiser, improves by less than half a point over two epochs.
+PLATEAU_METRICS = ("probe_purified_natural", "probe_pgd_purified")
+
+
+def plateau(series: dict[str, list[tuple[int, float]]], *, epochs: int = 2, points: float = 0.5) -> dict[str, Any]:
+    """For each stopping-rule metric in ``series``: its gain in points over the last ``epochs`` epochs, and the first
+    epoch from which that gain was below ``points``. ``met`` is true once every such metric's last gain is below it;
+    None where the run logs none of them (a classifier) or has too few epochs to tell."""
+    gains: dict[str, Any] = {}
+    for key in PLATEAU_METRICS:
+        points_of = series.get(key, [])
+        if len(points_of) <= epochs:
+            continue
+        accuracy = [100 * a for _, a in points_of]
+        window = [(points_of[i][0], accuracy[i] - accuracy[i - epochs]) for i in range(epochs, len(accuracy))]
+        first = next((epoch for epoch, gain in window if gain < points), None)
+        gains[key] = {"last_gain_points": round(window[-1][1], 2), "first_epoch_below": first}
+    met = all(g["last_gain_points"] < points for g in gains.values()) if gains else None
+    return {"rule": f"gain < {points} point over {epochs} epochs", "metrics": gains, "met": met}
