@@ -1,13 +1,15 @@
 """The evaluation driver: error rates of a defended model under attacks x threat models, as JSON lines, resumable.
 
 The evaluation subset is fixed and recorded: the first ``n`` test images. Work is split in shards
-of ``shard_size`` images; each finished (attack, threat model, shard) cell is one line of the
-results file, so ``--resume`` skips what is done and a killed evaluation loses at most one shard.
+of ``shard_size`` images; each finished cell (an attack with its exact parameters, a threat model, a seed, an image
+source and a shard's range of images) is one line of the results file, so ``--resume`` skips what is done, a killed
+evaluation loses at most one shard, and one file can hold variants of an attack (PGD-10 and PGD-20) side by side.
 Gray-box rows name their surrogate in ``params``; every row records ``eot``, the number of random draws
 of the defense each attack gradient averaged (1 for a deterministic target).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -33,10 +35,31 @@ ATTACKS = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoatta
 attack runs; these are the ones the evaluation is documented and tested with)."""
 
 
-def done_cells(results: Path, release: str) -> set[tuple[str, str, int]]:
+Cell = tuple[str, str, str, int, str, int, int]
+
+
+def cell_key(row: dict[str, Any]) -> Cell:
+    """What makes two result rows the same measurement: attack, threat model, parameters, seed, images, range."""
+    return (row["attack"], row["threat_model"], json.dumps(row["params"], sort_keys=True), row["seed"],
+            row.get("images", "test"), row["first_index"], row["n"])
+
+
+def done_cells(results: Path, release: str) -> set[Cell]:
     if not results.exists():
         return set()
-    return {(r["attack"], r["threat_model"], r["shard"]) for r in read_metrics(results) if r.get("release") == release}
+    return {cell_key(r) for r in read_metrics(results) if r.get("release") == release}
+
+
+def check_same_shards(finished: set[Cell], planned: set[Cell]) -> None:
+    """A resumed results file cut in other shards would count some images twice: refuse it."""
+    variants = {cell[:5] for cell in planned}
+    ranges = {cell[5:] for cell in planned}
+    end = max(start + size for start, size in ranges)
+    for cell in finished:
+        start, size = cell[5:]
+        if cell[:5] in variants and (start, size) not in ranges and start < end:
+            raise ValueError(f"the results file already holds {cell[0]} / {cell[1]} on images {start}-{start + size - 1}, "
+                             "a shard this run does not have: resume with the --shard-size of that run, or use another --out")
 
 
 def threats_by_target(threats: Iterable[str], model: DefendedClassifier,
@@ -144,10 +167,13 @@ def run_evaluation(
             for target, group in threats_by_target(threats, model, surrogate.model if surrogate else None):
                 judges = {threat: judged_model(threat, model) for threat in group}
                 draws = eot if random_generators(target) else 1
+                params = {threat: _row_params(attack, draws, threat, surrogate) for threat in group}
+                shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
+                planned = {_cell(attack_name, t, params[t], seed, images, s, z) for t in group for s, z in shards}
+                check_same_shards(finished, planned)
                 bar = progress(n, f"{attack_name} / {'+'.join(group)}")
-                for shard, start in enumerate(range(0, n, shard_size)):
-                    size = min(shard_size, n - start)
-                    todo = [threat for threat in group if (attack_name, threat, shard) not in finished]
+                for shard, (start, size) in enumerate(shards):
+                    todo = [t for t in group if _cell(attack_name, t, params[t], seed, images, start, size) not in finished]
                     if not todo:
                         bar.update(size)
                         continue
@@ -161,13 +187,22 @@ def run_evaluation(
                     found = attack.measured()  # STA: its success rate and flow size
                     measured = {"attack_measured": found} if found is not None else {}
                     for threat in todo:
-                        params = {**attack.params, "eot": draws}
-                        if threat == "graybox":
-                            params["surrogate"] = surrogate.identity  # type: ignore[union-attr]
-                        log.log(release=release, attack=attack_name, params=params, threat_model=threat, shard=shard,
+                        log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
                                 error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
                                 precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, images=images,
                                 **measured)
                 bar.close()
     return summarize(results, release)
+
+
+def _row_params(attack: Attack, draws: int, threat: str, surrogate: Surrogate | None) -> dict[str, Any]:
+    params = {**attack.params, "eot": draws}
+    if threat == "graybox":
+        params["surrogate"] = surrogate.identity  # type: ignore[union-attr]
+    return params
+
+
+def _cell(attack: str, threat: str, params: dict[str, Any], seed: int, images: str, start: int, size: int) -> Cell:
+    return cell_key({"attack": attack, "threat_model": threat, "params": params, "seed": seed, "images": images,
+                     "first_index": start, "n": size})

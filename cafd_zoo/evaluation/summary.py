@@ -2,6 +2,7 @@
 followed by the sanity checks."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,17 @@ from .sanity_checks import format_checks, sanity_checks
 
 
 def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
-    """One row per (attack, threat): errors over all shards of ``release`` in ``results``."""
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    """One row per measurement (attack with its parameters, threat model, image source): errors of ``release`` in
+    ``results`` summed over its shards, so PGD-10 and PGD-20 in one file stay two rows."""
+    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for r in read_metrics(results):
         if r.get("release") != release:
             continue
-        row = cells.setdefault((r["attack"], r["threat_model"]), {"attack": r["attack"], "threat_model": r["threat_model"],
-                                                                    "params": r["params"], "n": 0, "errors": 0, "clean_errors": 0, "seconds": 0.0})
+        images = r.get("images", "test")
+        key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), images)
+        row = cells.setdefault(key, {"attack": r["attack"], "threat_model": r["threat_model"], "params": r["params"],
+                                     "images": images, "precision": r.get("precision"), "n": 0, "errors": 0,
+                                     "clean_errors": 0, "seconds": 0.0})
         row["n"] += r["n"]
         row["errors"] += r["errors"]
         row["clean_errors"] += r["clean_errors"]
@@ -34,8 +39,9 @@ def format_summary(rows: list[dict[str, Any]], release: str) -> str:
 
 def _table(rows: list[dict[str, Any]], release: str) -> str:
     lines = [f"{release}: error rates (L-inf, first n test images)", "",
-             f"{'attack':<12}{'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
+             f"{'attack':<12}{'steps':>6}  {'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
     for r in rows:
-        lines.append(f"{r['attack']:<12}{r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
+        steps = r["params"].get("steps", r["params"].get("iterations", r["params"].get("max_iterations", "")))
+        lines.append(f"{r['attack']:<12}{steps!s:>6}  {r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
                      f"{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""evaluate: every (attack, threat, shard) cell is one JSON line; --resume redoes only what is missing."""
+"""evaluate: every cell (attack and its parameters, threat, shard) is one JSON line; --resume redoes only what is missing."""
 from __future__ import annotations
 
 import dataclasses
@@ -34,6 +34,22 @@ def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tm
     assert len(again) == len(records)
     assert again[-1]["error_rate"] == records[-1]["error_rate"]  # seeded: the redone cell is the same
     assert training_main(argv) == 1  # without --resume, existing results are not mixed with new ones
+
+
+def test_resume_tells_attack_variants_apart_and_refuses_other_shards(zoo_env, tmp_path, capsys):
+    # The paper's Table 3 has BPDA PGD-10 and PGD-20 in one file: the second must not be skipped as done.
+    out = tmp_path / "table3.jsonl"
+    argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
+            "--attacks", "pgd_n", "--threat", "bpda", "--precision", "fp32", "--out", str(out), "--resume"]
+    assert training_main(argv + ["--steps", "1"]) == 0
+    assert training_main(argv + ["--steps", "2"]) == 0
+    assert [r["params"]["steps"] for r in read_metrics(out)] == [1, 1, 2, 2]
+    summary = capsys.readouterr().out
+    assert summary.count("pgd_n") >= 2  # two summary rows, one per variant
+    assert training_main(argv + ["--steps", "2"]) == 0 and len(read_metrics(out)) == 4  # both finished: nothing redone
+    assert training_main(argv + ["--steps", "2", "--shard-size", "8"]) == 1  # images 0-7 again, cut otherwise
+    assert "--shard-size of that run" in capsys.readouterr().err
+    assert len(read_metrics(out)) == 4
 
 
 def test_a_bare_classifier_run_is_evaluated_without_a_denoiser(classifier_run, tmp_path, capsys):

@@ -48,19 +48,14 @@ def metrics_from_results(results: str | Path, release: str, *, data_flag: str, m
     if len(seeds) > 1:
         raise ValueError(f"{results} mixes seeds {sorted(seeds)} for {release!r}: one evaluation per results file")
     seed = seeds.pop()
-    precision = {(r["attack"], r["threat_model"]): r.get("precision") for r in cells}
-    sources: dict[tuple[str, str], set[str | None]] = {}
-    for r in cells:
-        sources.setdefault((r["attack"], r["threat_model"]), set()).add(r.get("images"))
     extra: dict[str, Any] = {"machine": machine} if machine else {}
     if len(commits) == 1 and None not in commits:
         extra["code_commit"] = commits.pop()
     metrics, clean = [], {}
     for row in summarize(results, release):
         threat, target = THREATS[row["threat_model"]]
-        key = (row["attack"], row["threat_model"])
-        flag = "--embedded" if sources[key] == {"embedded"} else data_flag
-        command = evaluate_command(release, flag, row, seed, precision[key])
+        flag = "--embedded" if row["images"] == "embedded" else data_flag
+        command = evaluate_command(release, flag, row, seed, row["precision"])
         if row["attack"] != "none":
             metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
                             "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6), "command": command} | extra)
