@@ -8,7 +8,7 @@ One subpackage per concern, each with the subcommands of ``python -m training`` 
 - ``denoiser/``: CAFD's denoiser and the HGD / APE-G baselines (``train-denoiser``, ``finetune-denoiser``);
 - ``evaluation/``: ``evaluate`` and ``sweep`` on run folders (the driver is ``cafd_zoo.evaluation``);
 - ``paper/``: Tables 1-3, Figures 3, 5 and 6, and the CAF-distance measurement (``report``, ``figure``, ``caf-distance``);
-- ``release/``: export to the manifest and the Hub, publish (``export-classifier``, ``export-defended``, ``publish``).
+- ``release/``: export to the manifest and the Hub, publish (``export-classifier``, ``export-defended``, ``export-transfer``, ``publish``).
 
 ``configs/`` holds one YAML per released checkpoint; ``options.py`` declares every training-only flag once.
 """

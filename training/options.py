@@ -28,6 +28,7 @@ TRAINING_OPTIONS: dict[str, Option] = {
                                "release such as resnet20_cifar10"),
     "--classifier-config": Option("the YAML config that classifier was trained with"),
     "--classifier": Option("the classifier release to put behind the denoiser, e.g. resnet20_cifar10"),
+    "--denoiser-release": Option("the release whose denoiser to reuse, e.g. cafd_denoiser_cifar10"),
     "--denoiser": Option("a train-denoiser denoiser.safetensors (or a zoo release) to put in front"),
     "--cafa-dir": Option("the craft-cafa / craft-adversarial shard folder (for configs with adversarial_source: "
                          "offline; HGD and APE-G configs need one of their training_attack; online and adaptive "

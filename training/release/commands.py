@@ -57,6 +57,19 @@ def _export_defended(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_transfer(args: argparse.Namespace) -> int:
+    from .export_transfer import export_transfer
+
+    release = export_transfer(args.release, args.denoiser_release, args.classifier, args.manifest, results=args.results,
+                              data_flag="--embedded" if args.embedded else "--data DIR", machine=args.machine,
+                              summary=args.summary, commands=args.command)
+    print(f"{args.release}: {release['status']}, the denoiser of {args.denoiser_release} before {args.classifier}, "
+          f"{len(release['metrics'])} metrics, recorded in {args.manifest}")
+    for m in release["metrics"]:
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "publish", help="upload an exported release to the Hub (or a mirror folder) and pin its commits",
@@ -93,3 +106,16 @@ def register(sub: Any) -> None:
         "--weights-id", "--command", run={"required": True}, config={"required": True}, classifier={"required": True},
         classifier_run={"required": True}, release={"required": True}, **EXPORT_SETTINGS)
     p.set_defaults(func=_export_defended)
+
+    p = sub.add_parser(
+        "export-transfer", help="pair a released denoiser with another released classifier, with no retraining",
+        description="The paper's cross-model transfer (Table 2) as a release: the manifest entry of a defended release "
+        "whose denoiser comes from --denoiser-release and whose classifier comes from --classifier, both referenced "
+        "where they already are (no file is written). It carries the denoiser's training record and, with --results "
+        "(evaluate's JSON lines for this release), its metrics with their commands. Summary and deviations already "
+        "in the manifest are kept.",
+    )
+    add(p, "--denoiser-release", "--classifier", "--release", "--results", "--embedded", "--manifest", "--machine", "--summary", "--command",
+        denoiser_release={"required": True}, classifier={"required": True}, release={"required": True},
+        manifest={"default": "weights_manifest.json"})
+    p.set_defaults(func=_export_transfer)
