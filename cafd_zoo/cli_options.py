@@ -90,6 +90,9 @@ OPTIONS: dict[str, Option] = {
                     "or a table or figure file"),
     "--resume": Option("continue what --out already holds (a run's checkpoint; the finished cells of a results file)",
                        {"action": "store_true"}),
+    "--cache": Option("a folder that keeps the adversarial examples crafted on the bare classifier (bare, oblivious), "
+                      "so every defense in front of the same classifier is judged on them without crafting again; "
+                      "the results are the same as without it"),
 }
 
 

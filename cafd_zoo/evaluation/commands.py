@@ -33,7 +33,7 @@ DATA_FLAGS = ("--release", "--data", "--embedded", "--seed", "--batch-size", "--
 def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     """The options of every evaluate command, whatever builds the model."""
     add_options(p, OPTIONS, *DATA_FLAGS, "--attacks", "--eps", "--threat", "--surrogate-denoiser", "--eot", "--n",
-                "--steps", "--shard-size", "--out", "--resume", seed={"default": 0}, batch_size={"default": 250},
+                "--steps", "--shard-size", "--out", "--resume", "--cache", seed={"default": 0}, batch_size={"default": 250},
                 precision={"default": "auto"}, attacks={"default": "pgd_n,cafa"}, eps={"default": "8"},
                 threat={"default": "oblivious,whitebox"}, eot={"default": 1}, n={"default": 1000},
                 shard_size={"default": 500}, out={"required": True})
@@ -91,7 +91,8 @@ def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: s
     rows = run_evaluation(model, release, data, args.out, attacks=args.attacks, threats=args.threat, n=args.n,
                           shard_size=args.shard_size, batch_size=args.batch_size, steps=one(args.steps, "--steps"),
                           seed=args.seed, eps=one(args.eps, "--eps"), precision=args.precision, resume=args.resume,
-                          surrogate=surrogate, eot=args.eot, images="embedded" if args.embedded else "test")
+                          surrogate=surrogate, eot=args.eot, images="embedded" if args.embedded else "test",
+                          cache_dir=args.cache)
     print(format_summary(rows, release))
     return 0
 

@@ -23,6 +23,7 @@ from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
 from ..precision import autocast, resolve_precision
 from ..progress import progress
+from .adversarial_cache import AdversarialCache
 from .eot import random_generators, with_eot
 from .summary import summarize
 from .threat_models import attack_target, judged_model
@@ -93,16 +94,22 @@ def count_errors(
     precision: str,
     clean: bool = True,
     on_batch: Callable[[int], object] | None = None,
+    cache: AdversarialCache | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Craft ``attack`` on ``target`` for images ``start:end`` of ``sample`` (batch b seeded ``seed_base + b``)
-    and count, per judge, the adversarial and (with ``clean``) the clean images it gets wrong."""
+    and count, per judge, the adversarial and (with ``clean``) the clean images it gets wrong. With ``cache`` (for a
+    bare classifier as ``target``), a batch crafted before is read instead of crafted again."""
     wrong, clean_wrong = dict.fromkeys(judges, 0), dict.fromkeys(judges, 0)
     for b, first in enumerate(range(start, end, batch_size)):
         x, y = sample.batch(slice(first, min(first + batch_size, end)))
         x, y = x.to(device), y.to(device)
         generator = torch.Generator(device=device).manual_seed(seed_base + b)
         with autocast(precision, device):  # type: ignore[arg-type]
-            x_adv = attack.run(target, x, y, generator)
+            x_adv = cache.get(x, y, seed_base + b) if cache is not None else None
+            if x_adv is None:
+                x_adv = attack.run(target, x, y, generator)
+                if cache is not None:
+                    cache.put(x, y, seed_base + b, x_adv)
             with torch.no_grad():
                 for name, judge in judges.items():
                     wrong[name] += int((judge(x_adv).argmax(1) != y).sum())
@@ -132,12 +139,15 @@ def run_evaluation(
     surrogate: Surrogate | None = None,
     eot: int = 1,
     images: str = "test",
+    cache_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary.
     ``graybox`` crafts on ``surrogate`` (:mod:`cafd_zoo.evaluation.surrogate`); with ``eot`` > 1 every attack on a
     randomised target follows the mean over ``eot`` draws (:class:`cafd_zoo.evaluation.EOTClassifier`), while the
     clean and final judgements stay one draw, as deployed. ``images`` names the image source in each row
-    ("test": a data set's test split; "embedded": the package's sample), so a recorded command can name it too."""
+    ("test": a data set's test split; "embedded": the package's sample), so a recorded command can name it too.
+    ``cache_dir`` keeps what is crafted on the bare classifier (bare, oblivious) for every later evaluation of a
+    defense in front of the same classifier (:mod:`cafd_zoo.evaluation.adversarial_cache`); the rows are the same."""
     threats = list(threats)
     if "graybox" in threats and surrogate is None:
         raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
@@ -168,6 +178,9 @@ def run_evaluation(
                 judges = {threat: judged_model(threat, model) for threat in group}
                 draws = eot if random_generators(target) else 1
                 params = {threat: _row_params(attack, draws, threat, surrogate) for threat in group}
+                cache = None
+                if cache_dir is not None and target is model.classifier and draws == 1 and attack.meter is None:
+                    cache = AdversarialCache(cache_dir, target, attack_name, attack.params, prec, device)
                 shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
                 planned = {_cell(attack_name, t, params[t], seed, images, s, z) for t in group for s, z in shards}
                 check_same_shards(finished, planned)
@@ -177,15 +190,17 @@ def run_evaluation(
                     if not todo:
                         bar.update(size)
                         continue
-                    tick = time.perf_counter()
+                    tick, hits = time.perf_counter(), cache.hits if cache is not None else 0
                     seed_base = seed * 1_000_003 + shard * 1009
                     attacked = with_eot(target, draws, seed=seed_base)  # a shard's draws: not those of earlier shards
                     wrong, clean_wrong = count_errors(attack, attacked, {t: judges[t] for t in todo}, sample, start,
                                                       start + size, batch_size=batch_size, seed_base=seed_base,
-                                                      device=device, precision=prec, on_batch=bar.update)
+                                                      device=device, precision=prec, on_batch=bar.update, cache=cache)
                     seconds = round(time.perf_counter() - tick, 2)
                     found = attack.measured()  # STA: its success rate and flow size
                     measured = {"attack_measured": found} if found is not None else {}
+                    if cache is not None:  # batches read, not crafted: their seconds are a judgement's only
+                        measured["batches_from_cache"] = cache.hits - hits
                     for threat in todo:
                         log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],

@@ -19,9 +19,12 @@ OUT=${OUT:-../runs/eval_cafd_vgg19_cifar10}
 PY=${PY:-python}
 CLASSIFIER=${CLASSIFIER:-vgg19_cifar10}
 DEFENDED=${DEFENDED:-cafd_vgg19_cifar10}
+# What is crafted on the bare VGG-19 (bare, oblivious) is kept here, so Table 1's baselines in front of the same
+# VGG-19 (HGD, APE-G, JPEG, TVM) are judged on the same examples without crafting them again.
+CACHE=${CACHE:-$(dirname "$OUT")/adversarial_cache}
 mkdir -p "$OUT"
 
-evaluate() { $PY -m cafd_zoo evaluate --data "$DATA" --resume "$@"; }
+evaluate() { $PY -m cafd_zoo evaluate --data "$DATA" --resume --cache "$CACHE" "$@"; }
 
 classifier() {  # the released target model alone: clean error, the gradient-masking check of its issue, and the
   # embedded-sample row the default test suite checks

@@ -1,0 +1,73 @@
+"""Adversarial examples crafted on a bare classifier, kept on disk so that they are crafted once.
+
+The paper's oblivious setting crafts on the bare classifier and judges through each defense: every purifier in front
+of the same classifier (CAFD, HGD, APE-G, JPEG, TVM, a fine-tuned denoiser; this session's or a later one's) is
+judged on the very same examples. A batch's file is named by the sha256 of everything that decides its content (the
+classifier's weights, the attack and its parameters, the generator seed, the precision, the device type, torch's
+version and the images and labels themselves), so a hit is exactly what crafting again would give, and an evaluation
+with the cache writes the same rows as one without. Files are safetensors, written atomically; never pickles.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+
+def weights_fingerprint(module: nn.Module) -> str:
+    """sha256 over a module's state (names, dtypes, shapes, values): equal exactly when the weights are."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class AdversarialCache:
+    """The batches of one attack on one bare classifier; :meth:`get` returns None for a batch not crafted yet."""
+
+    def __init__(self, root: str | Path, classifier: nn.Module, attack: str, params: dict[str, Any], precision: str,
+                 device: torch.device) -> None:
+        self.root = Path(root)
+        self.identity = json.dumps({"classifier": weights_fingerprint(classifier), "attack": attack, "params": params,
+                                    "precision": precision, "device": device.type, "torch": torch.__version__},
+                                   sort_keys=True)
+        self.hits = 0
+
+    def path(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> Path:
+        digest = hashlib.sha256(f"{self.identity}|seed={seed}|{tuple(x.shape)}|".encode())
+        digest.update(x.detach().float().cpu().contiguous().numpy().tobytes())
+        digest.update(y.detach().long().cpu().contiguous().numpy().tobytes())
+        key = digest.hexdigest()
+        return self.root / key[:2] / f"{key}.safetensors"
+
+    def get(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor | None:
+        path = self.path(x, y, seed)
+        if not path.is_file():
+            return None
+        try:
+            x_adv = load_file(str(path))["x_adv"]
+        except (SafetensorError, KeyError, OSError) as exc:
+            warnings.warn(f"adversarial cache file {path} is unreadable ({exc}); crafting that batch again", stacklevel=2)
+            return None
+        if x_adv.shape != x.shape:
+            warnings.warn(f"adversarial cache file {path} holds shape {tuple(x_adv.shape)}, not {tuple(x.shape)}; "
+                          "crafting that batch again", stacklevel=2)
+            return None
+        self.hits += 1
+        return x_adv.to(x.device)
+
+    def put(self, x: torch.Tensor, y: torch.Tensor, seed: int, x_adv: torch.Tensor) -> None:
+        path = self.path(x, y, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        save_file({"x_adv": x_adv.detach().cpu().contiguous()}, str(partial))
+        os.replace(partial, path)

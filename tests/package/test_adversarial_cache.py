@@ -1,0 +1,58 @@
+"""The adversarial cache: what is crafted on a bare classifier is read back, not crafted again, for any defense in
+front of the same classifier, and gives exactly the rows crafting again would give."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+import cafd_zoo
+from cafd_zoo.data import embedded_cifar10_sample
+from cafd_zoo.evaluation import run_evaluation
+from cafd_zoo.evaluation.adversarial_cache import weights_fingerprint
+from cafd_zoo.metrics_log import read_metrics
+from cafd_zoo.models import DUNET, DefendedClassifier
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _evaluate(model, release, results, cache=None, threats=("bare", "oblivious", "whitebox")):
+    run_evaluation(model, release, embedded_cifar10_sample(), results, attacks=["pgd_n"], threats=threats, n=8,
+                   shard_size=4, batch_size=4, steps=2, precision="fp32", cache_dir=cache)
+    return {(r["threat_model"], r["shard"]): r for r in read_metrics(results)}
+
+
+def test_another_defense_on_the_same_classifier_is_judged_on_the_cached_examples(tmp_path):
+    released = cafd_zoo.load("cafd_resnet20_cifar10")
+    torch.manual_seed(1)
+    other = DefendedClassifier(DUNET(width=4).eval(), copy.deepcopy(released.classifier)).eval()  # same weights
+    cache = tmp_path / "cache"
+    first = _evaluate(released, "released", tmp_path / "a.jsonl", cache)
+    assert [first[("oblivious", s)]["batches_from_cache"] for s in (0, 1)] == [0, 0]
+    assert "batches_from_cache" not in first[("whitebox", 0)]  # crafted through the defense: never cached
+    assert len(list(cache.rglob("*.safetensors"))) == 2  # one per batch: bare and oblivious share them
+    cached = _evaluate(other, "other", tmp_path / "b.jsonl", cache)
+    crafted = _evaluate(other, "other", tmp_path / "c.jsonl")
+    for key, row in cached.items():
+        assert row["errors"] == crafted[key]["errors"] and row["clean_errors"] == crafted[key]["clean_errors"]
+        assert row.get("batches_from_cache", 0) == (1 if key[0] != "whitebox" else 0)
+    assert "batches_from_cache" not in crafted[("oblivious", 0)]
+
+
+def test_a_damaged_file_is_crafted_again_and_other_weights_never_hit(tmp_path):
+    model = cafd_zoo.load("cafd_resnet20_cifar10")
+    cache = tmp_path / "cache"
+    first = _evaluate(model, "m", tmp_path / "a.jsonl", cache, threats=("oblivious",))
+    damaged = sorted(cache.rglob("*.safetensors"))[0]
+    damaged.write_bytes(b"not a safetensors file")
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = _evaluate(model, "m", tmp_path / "b.jsonl", cache, threats=("oblivious",))
+    assert sorted(r["batches_from_cache"] for r in again.values()) == [0, 1]
+    assert [r["errors"] for r in again.values()] == [r["errors"] for r in first.values()]
+    changed = copy.deepcopy(model)
+    with torch.no_grad():
+        next(changed.classifier.parameters()).add_(1e-3)
+    assert weights_fingerprint(changed.classifier) != weights_fingerprint(model.classifier)
+    other = _evaluate(changed, "m", tmp_path / "c.jsonl", cache, threats=("oblivious",))
+    assert [r["batches_from_cache"] for r in other.values()] == [0, 0]
