@@ -25,6 +25,14 @@ class Meter(Protocol):
 
     def summary(self) -> dict[str, float | None]: ...
 
+    def last_batch(self) -> dict[str, torch.Tensor]:
+        """The tensors :meth:`summary` needs of the batch added last, to keep beside its adversarial examples."""
+        ...
+
+    def add_saved(self, saved: dict[str, torch.Tensor]) -> None:
+        """Add a batch from what :meth:`last_batch` gave (an adversarial cache hit: the batch is not crafted again)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AttackEntry:

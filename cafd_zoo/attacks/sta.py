@@ -180,6 +180,14 @@ class FlowMeter:
     def add(self, stats: SpatialStats) -> None:
         self.batches.append(stats)
 
+    def last_batch(self) -> dict[str, torch.Tensor]:
+        last = self.batches[-1]
+        return {"success": last.success, "magnitude": last.magnitude, "smoothness": last.smoothness}
+
+    def add_saved(self, saved: dict[str, torch.Tensor]) -> None:  # the flow itself is not kept: no summary needs it
+        self.batches.append(SpatialStats(success=saved["success"], flow=torch.empty(0), magnitude=saved["magnitude"],
+                                         smoothness=saved["smoothness"]))
+
     def summary(self) -> dict[str, float | None]:
         success = torch.cat([s.success for s in self.batches])
         moved = success.any()

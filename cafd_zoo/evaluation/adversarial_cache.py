@@ -49,12 +49,14 @@ class AdversarialCache:
         key = digest.hexdigest()
         return self.root / key[:2] / f"{key}.safetensors"
 
-    def get(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor | None:
+    def get(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
+        """The batch's adversarial examples and what the attack's meter measured on it (STA), or None."""
         path = self.path(x, y, seed)
         if not path.is_file():
             return None
         try:
-            x_adv = load_file(str(path))["x_adv"]
+            saved = load_file(str(path))
+            x_adv = saved.pop("x_adv")
         except (SafetensorError, KeyError, OSError) as exc:
             warnings.warn(f"adversarial cache file {path} is unreadable ({exc}); crafting that batch again", stacklevel=2)
             return None
@@ -63,11 +65,13 @@ class AdversarialCache:
                           "crafting that batch again", stacklevel=2)
             return None
         self.hits += 1
-        return x_adv.to(x.device)
+        return x_adv.to(x.device), {k.removeprefix("meter."): v for k, v in saved.items()}
 
-    def put(self, x: torch.Tensor, y: torch.Tensor, seed: int, x_adv: torch.Tensor) -> None:
+    def put(self, x: torch.Tensor, y: torch.Tensor, seed: int, x_adv: torch.Tensor,
+            measured: dict[str, torch.Tensor] | None = None) -> None:
         path = self.path(x, y, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {"x_adv": x_adv} | {f"meter.{k}": v for k, v in (measured or {}).items()}
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        save_file({"x_adv": x_adv.detach().cpu().contiguous()}, str(partial))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial))
         os.replace(partial, path)

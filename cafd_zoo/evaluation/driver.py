@@ -105,11 +105,15 @@ def count_errors(
         x, y = x.to(device), y.to(device)
         generator = torch.Generator(device=device).manual_seed(seed_base + b)
         with autocast(precision, device):  # type: ignore[arg-type]
-            x_adv = cache.get(x, y, seed_base + b) if cache is not None else None
-            if x_adv is None:
+            hit = cache.get(x, y, seed_base + b) if cache is not None else None
+            if hit is not None:
+                x_adv, measured = hit
+                if attack.meter is not None:
+                    attack.meter.add_saved(measured)
+            else:
                 x_adv = attack.run(target, x, y, generator)
                 if cache is not None:
-                    cache.put(x, y, seed_base + b, x_adv)
+                    cache.put(x, y, seed_base + b, x_adv, attack.meter.last_batch() if attack.meter is not None else None)
             with torch.no_grad():
                 for name, judge in judges.items():
                     wrong[name] += int((judge(x_adv).argmax(1) != y).sum())
@@ -179,7 +183,7 @@ def run_evaluation(
                 draws = eot if random_generators(target) else 1
                 params = {threat: _row_params(attack, draws, threat, surrogate) for threat in group}
                 cache = None
-                if cache_dir is not None and target is model.classifier and draws == 1 and attack.meter is None:
+                if cache_dir is not None and target is model.classifier and draws == 1:
                     cache = AdversarialCache(cache_dir, target, attack_name, attack.params, prec, device)
                 shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
                 planned = {_cell(attack_name, t, params[t], seed, images, s, z) for t in group for s, z in shards}

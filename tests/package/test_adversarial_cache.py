@@ -56,3 +56,17 @@ def test_a_damaged_file_is_crafted_again_and_other_weights_never_hit(tmp_path):
     assert weights_fingerprint(changed.classifier) != weights_fingerprint(model.classifier)
     other = _evaluate(changed, "m", tmp_path / "c.jsonl", cache, threats=("oblivious",))
     assert [r["batches_from_cache"] for r in other.values()] == [0, 0]
+
+
+def test_an_attack_that_measures_itself_keeps_its_measurements_in_the_cache(tmp_path):
+    model = cafd_zoo.load("cafd_resnet20_cifar10")
+
+    def sta(results, cache):
+        run_evaluation(model, "m", embedded_cifar10_sample(), results, attacks=["sta"], threats=["oblivious"], n=4,
+                       shard_size=4, batch_size=4, steps=2, precision="fp32", cache_dir=cache)
+        return read_metrics(results)[0]
+
+    crafted = sta(tmp_path / "a.jsonl", tmp_path / "cache")
+    cached = sta(tmp_path / "b.jsonl", tmp_path / "cache")
+    assert cached["batches_from_cache"] == 1 and crafted["batches_from_cache"] == 0
+    assert cached["attack_measured"] == crafted["attack_measured"] and cached["errors"] == crafted["errors"]
