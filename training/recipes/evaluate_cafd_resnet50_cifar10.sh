@@ -10,7 +10,8 @@
 #     > ../runs/eval50.log 2>&1 &
 #
 # Steps (default: all, most important first): classifier, embedded, headline, table2, whitebox, table2_sta.
-# A ResNet-50 step costs about 3x a VGG-19 one here: headline ~1.5 h, table2 ~2 h, table2_sta ~4 h (each crafted once for both releases).
+# A ResNet-50 step costs about 3x a VGG-19 one here: headline ~1.5 h, table2 ~2 h, table2_sta ~4 h (each crafted
+# once for both releases).
 set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding cifar-10-batches-bin/}
 OUT=${OUT:-../runs/eval_cafd_resnet50_cifar10}
