@@ -70,6 +70,10 @@ def test_refuses_pairs_that_cannot_work(second_classifier, capsys):
     unknown = transfer[:4] + ["tiny_r20c"] + transfer[5:]
     assert training_main(unknown) == 1
     assert "unknown model 'tiny_r20c'" in capsys.readouterr().err
+    before = (tmp_path / "m.json").read_text()
+    assert training_main(transfer[:-3] + ["tiny_cafd"] + transfer[-2:]) == 1  # would repoint the trained release
+    assert "a transfer release gets a name of its own" in capsys.readouterr().err
+    assert (tmp_path / "m.json").read_text() == before
 
 
 def test_the_pair_is_as_available_as_its_least_available_part():

@@ -61,6 +61,9 @@ def export_transfer(
 
     def change(data: dict[str, Any]) -> None:
         known = data["releases"].get(release, {})
+        if known.get("status", "unpublished") != "unpublished" and known["components"] != entry["components"]:
+            raise ValueError(f"{release!r} already has weights with other components ({known['components']}): "
+                             "a transfer release gets a name of its own")
         if summary is None and "summary" in known:
             entry["summary"] = known["summary"]  # a hand-written summary and deviations are kept
         if known.get("deviations"):
