@@ -25,7 +25,7 @@ EVALUATE_DESCRIPTION = (
 SWEEP_DESCRIPTION = (
     "Attack one threat model at several budgets (every --eps at the base steps, every --steps at the base eps) on the "
     "first --n test images, one JSON line per point (a rerun skips finished points), then check that error never "
-    "falls as eps or steps grow and that an unbounded budget (255) reaches at least 99%%: the checks that catch "
+    "falls as eps or steps grow and that an unbounded budget (255) reaches at least 99%: the checks that catch "
     "gradient masking. PGD's step size is max(2/255, 2.5 eps / steps).")
 DATA_FLAGS = ("--release", "--data", "--embedded", "--seed", "--batch-size", "--precision", "--device")
 

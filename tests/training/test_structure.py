@@ -138,3 +138,15 @@ def test_package_tests_import_the_package_only():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             assert not [n for n in names if n.split(".")[0] in ("training", "benchmarks")], path.name
+
+
+def test_no_help_text_shows_a_doubled_percent():
+    """argparse %-formats help= strings but prints a description as written: '%%' there reaches the user."""
+    from cafd_zoo.cli import build_parser as cafd_parser
+    from training.__main__ import build_parser as training_parser_of
+
+    for top in (cafd_parser(), training_parser_of()):
+        for action in top._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, parser in action.choices.items():
+                    assert "%%" not in parser.format_help(), name

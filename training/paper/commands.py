@@ -82,7 +82,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="render evaluation results as Markdown tables like the paper's Tables 1-3",
-                       description="Rows: the releases in the results file; columns: attacks; cells: error rate (%%) "
+                       description="Rows: the releases in the results file; columns: attacks; cells: error rate (%) "
                        "under one threat model, with the clean error beside. --threat: Table 1's one threat model "
                        "(default oblivious), Table 3's rows (default: every threat model found but bare). --release: "
                        "instead, one release's table of attacks x threat models. --attacks: the column order "
