@@ -21,7 +21,8 @@ EVALUATE_DESCRIPTION = (
     "Attack a defended model on the first --n test images under each threat model: bare (the classifier alone), "
     "oblivious (crafted on the bare classifier, judged through the denoiser), bpda (purifier backward = identity), "
     "whitebox (end to end), graybox (crafted on --surrogate-denoiser in front of the same classifier, judged on the "
-    "real defense). One JSON line per (attack, threat model, shard) in --out; --resume skips finished cells.")
+    "real defense). One JSON line per cell (attack and its parameters, threat model, shard) in --out; --resume skips "
+    "finished cells.")
 SWEEP_DESCRIPTION = (
     "Attack one threat model at several budgets (every --eps at the base steps, every --steps at the base eps) on the "
     "first --n test images, one JSON line per point (a rerun skips finished points), then check that error never "
