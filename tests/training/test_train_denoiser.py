@@ -30,6 +30,7 @@ from cafd_zoo.metrics_log import read_metrics
 from training.denoiser.purification_probe import evaluate_purification
 from training.classifier.train import build_classifier
 from training.denoiser.train import train_denoiser
+from training.engine.lr_schedule import Schedule
 
 from ..cifar_files import write_binary_cifar
 
@@ -242,6 +243,28 @@ def test_offline_run_killed_and_resumed_ends_bit_identical(setup, tmp_path):
     with pytest.raises(ValueError, match="another config"):
         train_denoiser(dataclasses.replace(config, lr=0.1), tmp_path / "killed", setup["data"], setup["weights"],
                        CLASSIFIER, cafa_dir=setup["cafa"], resume=True)
+
+
+def test_a_finished_run_trained_for_more_epochs_is_the_longer_run(setup, tmp_path, capsys):
+    # The paper's release: its probe still improved at the planned last epoch, so the run goes on (epochs raised).
+    config = dataclasses.replace(TINY, adversarial_source="offline", caf_loss="eq6", eval_examples=0,
+                                 schedule=Schedule(kind="multistep", milestones=(1,), gamma=0.5))
+    run = dict(cafa_dir=setup["cafa"])
+    longer = train_denoiser(config, tmp_path / "straight", setup["data"], setup["weights"], CLASSIFIER, **run)
+    short = dataclasses.replace(config, epochs=1)
+    train_denoiser(short, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, **run)
+    result = train_denoiser(config, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, resume=True, **run)
+    assert "from 1 to 2 epochs" in capsys.readouterr().out
+    assert result["steps"] == longer["steps"] == 8 and result["epochs"] == 2
+    straight, extended = (load_file(str(tmp_path / d / "denoiser.safetensors")) for d in ("straight", "extended"))
+    assert all(torch.equal(straight[k], extended[k]) for k in straight)
+    with pytest.raises(ValueError, match="another config"):  # fewer epochs is another run
+        train_denoiser(short, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, resume=True, **run)
+    onecycle = dataclasses.replace(short, schedule=Schedule(kind="onecycle", warmup=0.2))
+    train_denoiser(onecycle, tmp_path / "onecycle", setup["data"], setup["weights"], CLASSIFIER, **run)
+    with pytest.raises(ValueError, match="depend on the run's length"):
+        train_denoiser(dataclasses.replace(onecycle, epochs=2), tmp_path / "onecycle", setup["data"], setup["weights"],
+                       CLASSIFIER, resume=True, **run)
 
 
 def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):

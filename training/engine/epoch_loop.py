@@ -40,11 +40,28 @@ def start_or_resume(
     if state is None:
         raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
     saved = {key: state["extras"].get(key) for key in identity}
-    if saved != identity:
+    if saved != identity and not _more_epochs_of_the_same_run(saved, identity, checkpoint_path):
         changed = sorted(k for k in identity if saved[k] != identity[k])
         raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; use a new --out folder")
     restore_training_state(state, components)
     return Counters(state["epoch"], state["step"], state["samples_in_epoch"]), state["extras"].get("wall_seconds", 0.0)
+
+
+def _more_epochs_of_the_same_run(saved: dict[str, Any], identity: dict[str, Any], checkpoint_path: Path) -> bool:
+    """A run resumed with only ``epochs`` raised, under a schedule that is a function of the epoch alone (multistep):
+    the longer run is the same run continued (the rate and sample order of every step so far are unchanged), so a
+    finished run can be trained on. A schedule shaped by the run's length (onecycle, cosine) would have had other
+    rates: that is refused, as any other change."""
+    old, new = saved.get("config"), identity.get("config")
+    if not (isinstance(old, dict) and isinstance(new, dict)) or {**old, "epochs": None} != {**new, "epochs": None}:
+        return False
+    if any(saved[k] != identity[k] for k in identity if k != "config") or new["epochs"] <= old["epochs"]:
+        return False
+    if new.get("schedule", {}).get("kind", "multistep") != "multistep":
+        raise ValueError(f"--resume: {checkpoint_path} ran {old['epochs']} epochs of a {new['schedule']['kind']} schedule, "
+                         "whose rates depend on the run's length: more epochs would not continue it; use a new --out")
+    print(f"extending the run in {checkpoint_path.parent} from {old['epochs']} to {new['epochs']} epochs")
+    return True
 
 
 def run_epochs(

@@ -3,8 +3,14 @@
 
 resume_if_started() { if [ -f "$1/checkpoint.pt" ]; then echo --resume; fi; }
 
+finished() {  # RUN CONFIG: the run has a result for as many epochs as CONFIG asks (raise them and it trains on)
+  [ -f "$1/result.json" ] || return 1
+  [ "$(grep -o '"epochs": [0-9]*' "$1/result.json" | head -1 | grep -o '[0-9]*$')" = \
+    "$(sed -n 's/^epochs: *\([0-9]*\).*/\1/p' "$2")" ]
+}
+
 train_classifier() {  # CONFIG RUN
-  [ -f "$2/result.json" ] && { echo "classifier: done ($2)"; return; }
+  finished "$2" "$1" && { echo "classifier: done ($2)"; return; }
   # shellcheck disable=SC2046
   $PY -m training train-classifier --config "$1" --data "$DATA" --out "$2" $(resume_if_started "$2")
 }
@@ -19,7 +25,7 @@ craft_cafa() {  # CLASSIFIER_CONFIG CLASSIFIER_RUN OUT STEPS [more craft-cafa fl
 train_denoiser() {  # COMMAND CONFIG CLASSIFIER_CONFIG CLASSIFIER_RUN CAFA_DIR RUN [more flags]
   local command=$1 config=$2 classifier_config=$3 classifier_run=$4 cafa_dir=$5 run=$6
   shift 6
-  [ -f "$run/result.json" ] && { echo "$command: done ($run)"; return; }
+  finished "$run" "$config" && { echo "$command: done ($run)"; return; }
   # shellcheck disable=SC2046
   $PY -m training "$command" --config "$config" --classifier-run "$classifier_run" \
     --classifier-config "$classifier_config" --cafa-dir "$cafa_dir" --data "$DATA" --out "$run" "$@" \
