@@ -119,5 +119,11 @@ def test_training_curve_says_whether_the_denoiser_stopping_rule_is_met(tmp_path,
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")])
     rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
-    assert rule["met"] is True and rule["metrics"]["probe_pgd_purified"]["first_epoch_below"] == 6
-    assert "stopping rule (gain < 0.5 point over 2 epochs): met" in capsys.readouterr().out
+    assert rule["met"] is True and rule["met_at"] == 6 and rule["metrics"]["probe_pgd_purified"]["first_epoch_below"] == 6
+    assert "every metric at once): met at the last epoch; first met at epoch 6" in capsys.readouterr().out
+    rows += [{"epoch": 7, "probe_purified_natural": 0.95, "probe_pgd_purified": 0.857}]  # a noisy later gain
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")])
+    rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
+    assert rule["met_at"] == 6 and rule["met"] is False  # the last epoch gained 1.5 clean points over two
+    assert rule["metrics"]["probe_purified_natural"]["last_gain_points"] == 1.5

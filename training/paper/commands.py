@@ -44,7 +44,9 @@ def _figure(args: argparse.Namespace) -> int:
             print(f"  {key}: {gain['last_gain_points']:+.2f} points over the last two epochs; "
                   + (f"first below the rule's threshold at epoch {since}" if since else "never below the rule's threshold"))
         if rule["met"] is not None:
-            print(f"  stopping rule ({rule['rule']}): {'met' if rule['met'] else 'NOT met'}")
+            first = f"first met at epoch {rule['met_at']}" if rule["met_at"] else "never met"
+            print(f"  stopping rule ({rule['rule']}, every metric at once): {'met' if rule['met'] else 'NOT met'} "
+                  f"at the last epoch; {first}")
         return 0
     if args.number == "6":
         data = figure6(args.results, args.out, eps_min=args.eps_min, eps_max=args.eps_max)
