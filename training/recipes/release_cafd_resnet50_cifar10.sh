@@ -18,22 +18,28 @@ EXPORT=$RUNS/export
 CLASSIFIER_CONFIG=training/configs/resnet50_cifar10.yaml
 FINETUNE_CONFIG=training/configs/denoiser/cafd_denoiser_resnet50_cifar10_finetune.yaml
 
-results() {  # --results FILE for each results file that exists
-  for f in "$@"; do [ -f "$EVAL/$f" ] && printf -- '--results %s ' "$EVAL/$f"; done; true
+results() {  # RELEASE FILE...: --results FILE for each results file that holds rows of RELEASE
+  local release=$1
+  shift
+  for f in "$@"; do
+    grep -qs "\"release\": \"$release\"" "$EVAL/$f" && printf -- '--results %s ' "$EVAL/$f"
+  done
+  true
 }
 
 classifier() {
   # shellcheck disable=SC2046
   $PY -m training export-classifier --run "$RUNS/resnet50_cifar10" --config "$CLASSIFIER_CONFIG" \
     --release resnet50_cifar10 --repo-id cafd-zoo/resnet50-cifar10 --dtype float16 --out "$EXPORT" \
-    --machine "$MACHINE" $(results classifier.jsonl embedded.jsonl)
+    --machine "$MACHINE" $(results resnet50_cifar10 classifier.jsonl embedded.jsonl)
   $PY -m training publish resnet50_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
 }
 
 transfer() {  # no file: the stored denoiser and the stored classifier, referenced where they are
   # shellcheck disable=SC2046
   $PY -m training export-transfer --denoiser-release cafd_denoiser_cifar10 --classifier resnet50_cifar10 \
-    --release cafd_resnet50_cifar10 --machine "$MACHINE" $(results table2.jsonl whitebox.jsonl embedded.jsonl)
+    --release cafd_resnet50_cifar10 --machine "$MACHINE" \
+    $(results cafd_resnet50_cifar10 table2.jsonl whitebox.jsonl embedded.jsonl)
 }
 
 finetuned() {
@@ -42,8 +48,9 @@ finetuned() {
     --classifier resnet50_cifar10 --classifier-run "$RUNS/resnet50_cifar10" --release cafd_resnet50_cifar10_ft \
     --repo-id cafd-zoo/dunet-resnet50caf-ft-cifar10 --weights-id dunet_resnet50caf_ft_cifar10 --dtype float16 \
     --out "$EXPORT" --machine "$MACHINE" \
-    --summary "CAFD's released denoiser (cafd_denoiser_cifar10) fine-tuned in the class activation feature space of a ResNet-50, in front of it." \
-    $(results table2.jsonl whitebox.jsonl embedded.jsonl)
+    --summary "CAFD's released denoiser (cafd_denoiser_cifar10) fine-tuned in the class activation feature space \
+of a ResNet-50, in front of it." \
+    $(results cafd_resnet50_cifar10_ft table2.jsonl whitebox.jsonl embedded.jsonl)
   $PY -m training publish cafd_resnet50_cifar10_ft --export-dir "$EXPORT" --mirror-root hub --prune
 }
 

@@ -18,15 +18,20 @@ EXPORT=$RUNS/export
 CLASSIFIER_CONFIG=training/configs/vgg19_cifar10.yaml
 DENOISER_CONFIG=training/configs/denoiser/cafd_denoiser_vgg19_cifar10_cpu.yaml
 
-results() {  # --results FILE for each results file that exists
-  for f in "$@"; do [ -f "$EVAL/$f" ] && printf -- '--results %s ' "$EVAL/$f"; done; true
+results() {  # RELEASE FILE...: --results FILE for each results file that holds rows of RELEASE
+  local release=$1
+  shift
+  for f in "$@"; do
+    grep -qs "\"release\": \"$release\"" "$EVAL/$f" && printf -- '--results %s ' "$EVAL/$f"
+  done
+  true
 }
 
 classifier() {
   # shellcheck disable=SC2046
   $PY -m training export-classifier --run "$RUNS/vgg19_cifar10" --config "$CLASSIFIER_CONFIG" --release vgg19_cifar10 \
     --repo-id cafd-zoo/vgg19-cifar10 --dtype float16 --out "$EXPORT" --machine "$MACHINE" \
-    $(results classifier.jsonl embedded.jsonl)
+    $(results vgg19_cifar10 classifier.jsonl embedded.jsonl)
   $PY -m training publish vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
 }
 
@@ -35,7 +40,7 @@ defended() {
   $PY -m training export-defended --run "$RUNS/cafd_denoiser_vgg19_cifar10" --config "$DENOISER_CONFIG" \
     --classifier vgg19_cifar10 --classifier-run "$RUNS/vgg19_cifar10" --release cafd_vgg19_cifar10 \
     --repo-id cafd-zoo/dunet-vgg19caf-cifar10 --weights-id dunet_vgg19caf_cifar10 --dtype float16 --out "$EXPORT" \
-    --machine "$MACHINE" $(results table1.jsonl table3.jsonl embedded.jsonl)
+    --machine "$MACHINE" $(results cafd_vgg19_cifar10 table1.jsonl table3.jsonl embedded.jsonl)
   $PY -m training publish cafd_vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
   $PY -m training publish cafd_denoiser_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
 }
