@@ -28,5 +28,5 @@ def test_demo_refuses_what_it_cannot_show(capsys):
     assert "is a classifier release" in capsys.readouterr().err
     assert main(["demo", "--n", "5000"]) == 2
     assert "between 1 and 1000" in capsys.readouterr().err
-    assert main(["demo", "--model", "cafd_vgg19_cifar10"]) == 1
+    assert main(["demo", "--model", "cafd_resnet50_cifar10"]) == 1
     assert "no trained weights yet" in capsys.readouterr().err
