@@ -10,6 +10,11 @@ from ..metrics_log import read_metrics
 from .sanity_checks import format_checks, sanity_checks
 
 
+def recorded_steps(params: dict[str, Any]) -> int | None:
+    """The iteration count ``--steps`` set for a row, under whichever name its attack records it."""
+    return params.get("steps", params.get("iterations", params.get("max_iterations")))
+
+
 def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
     """One row per measurement (attack with its parameters, threat model, image source): errors of ``release`` in
     ``results`` summed over its shards, so PGD-10 and PGD-20 in one file stay two rows."""
@@ -41,7 +46,7 @@ def _table(rows: list[dict[str, Any]], release: str) -> str:
     lines = [f"{release}: error rates (L-inf, first n test images)", "",
              f"{'attack':<12}{'steps':>6}  {'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
     for r in rows:
-        steps = r["params"].get("steps", r["params"].get("iterations", r["params"].get("max_iterations", "")))
+        steps = recorded_steps(r["params"]) or ""
         lines.append(f"{r['attack']:<12}{steps!s:>6}  {r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
                      f"{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
     return "\n".join(lines)

@@ -18,15 +18,6 @@ EXPORT=$RUNS/export
 CLASSIFIER_CONFIG=training/configs/resnet50_cifar10.yaml
 FINETUNE_CONFIG=training/configs/denoiser/cafd_denoiser_resnet50_cifar10_finetune.yaml
 
-results() {  # RELEASE FILE...: --results FILE for each results file that holds rows of RELEASE
-  local release=$1
-  shift
-  for f in "$@"; do
-    grep -qs "\"release\": \"$release\"" "$EVAL/$f" && printf -- '--results %s ' "$EVAL/$f"
-  done
-  true
-}
-
 classifier() {
   # shellcheck disable=SC2046
   $PY -m training export-classifier --run "$RUNS/resnet50_cifar10" --config "$CLASSIFIER_CONFIG" \

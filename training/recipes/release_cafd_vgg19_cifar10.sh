@@ -18,15 +18,6 @@ EXPORT=$RUNS/export
 CLASSIFIER_CONFIG=training/configs/vgg19_cifar10.yaml
 DENOISER_CONFIG=training/configs/denoiser/cafd_denoiser_vgg19_cifar10_cpu.yaml
 
-results() {  # RELEASE FILE...: --results FILE for each results file that holds rows of RELEASE
-  local release=$1
-  shift
-  for f in "$@"; do
-    grep -qs "\"release\": \"$release\"" "$EVAL/$f" && printf -- '--results %s ' "$EVAL/$f"
-  done
-  true
-}
-
 classifier() {
   # shellcheck disable=SC2046
   $PY -m training export-classifier --run "$RUNS/vgg19_cifar10" --config "$CLASSIFIER_CONFIG" --release vgg19_cifar10 \

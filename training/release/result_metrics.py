@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cafd_zoo.evaluation import summarize
+from cafd_zoo.evaluation.summary import recorded_steps
 from cafd_zoo.metrics_log import read_metrics
 
 THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
@@ -24,7 +25,7 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
              f"--threat {row['threat_model']}", f"--seed {seed}"]
     if "eps" in params and params.get("norm", "Linf") == "Linf":  # FWA's eps is a transport budget, not --eps
         parts.append(f"--eps {round(params['eps'] * 255)}")
-    steps = params.get("steps", params.get("iterations", params.get("max_iterations")))  # what --steps sets
+    steps = recorded_steps(params)
     if steps is not None:
         parts.append(f"--steps {steps}")
     if params.get("eot", 1) > 1:

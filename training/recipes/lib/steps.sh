@@ -32,6 +32,16 @@ train_denoiser() {  # COMMAND CONFIG CLASSIFIER_CONFIG CLASSIFIER_RUN CAFA_DIR R
     $(resume_if_started "$run")
 }
 
+results() {  # RELEASE FILE...: --results EVAL/FILE for each of the release recipe's results files that holds rows
+  # of RELEASE (export refuses a file without them)
+  local release=$1
+  shift
+  for f in "$@"; do
+    grep -qs "\"release\": \"$release\"" "$EVAL/$f" && printf -- '--results %s ' "$EVAL/$f"
+  done
+  true
+}
+
 run_steps() {  # each argument: one or more step names, run in order
   for step in "$@"; do
     for s in $step; do
