@@ -56,6 +56,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--summary": Option("one sentence for the manifest and model card (default: the manifest's, else architecture "
                         "and data set)"),
     "--export-dir": Option("the folder export wrote (holds <repo_id>/ folders), or a release store"),
+    "--store": Option("the release store that holds the release (e.g. hub/): its model cards are rewritten, its "
+                      "new commits pinned"),
     "--mirror-root": Option("copy into this mirror folder (served by `cafd mirror serve`) instead of uploading"),
     "--prune": Option("with --mirror-root: remove each published repository's other commit folders, so a release "
                       "store keeps only the files its releases use", {"action": "store_true"}),

@@ -70,6 +70,18 @@ def _export_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_metrics(args: argparse.Namespace) -> int:
+    from .record_metrics import record_metrics
+
+    release = record_metrics(args.release, args.results or [], args.manifest, data_flag="--embedded" if args.embedded else "--data DIR",
+                             machine=args.machine, store=args.store)
+    where = f", model cards in {args.store}" if args.store else ""
+    print(f"{args.release}: {len(release['metrics'])} metrics recorded in {args.manifest}{where}; weights untouched")
+    for m in release["metrics"]:
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "publish", help="upload an exported release to the Hub (or a mirror folder) and pin its commits",
@@ -119,3 +131,14 @@ def register(sub: Any) -> None:
         denoiser_release={"required": True}, classifier={"required": True}, release={"required": True},
         manifest={"default": "weights_manifest.json"})
     p.set_defaults(func=_export_transfer)
+
+    p = sub.add_parser(
+        "record-metrics", help="make new evaluations of an exported release its metrics, weights untouched",
+        description="Replace a release's metrics with the rows of --results (evaluate's JSON lines for it, as the "
+        "export commands read them), each with the command that reproduces it, without its training run. With "
+        "--store (a release store such as hub/), the model card of each stored repository the release owns is "
+        "rewritten and its new commit pinned; the weight files stay byte-identical (their sha256 is checked first).",
+    )
+    add(p, "--release", "--results", "--embedded", "--manifest", "--machine", "--store", release={"required": True},
+        results={"required": True}, manifest={"default": "weights_manifest.json"})
+    p.set_defaults(func=_record_metrics)
