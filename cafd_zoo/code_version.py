@@ -1,9 +1,12 @@
-"""The commit of the code that made a result, for provenance (None outside a git checkout of this project, e.g.
+"""The commit of the code and the machine that made a result, for provenance (None outside a git checkout of this project, e.g.
 for a pip-installed package, which may sit inside some other repository's virtual environment)."""
 from __future__ import annotations
 
+import platform
 import subprocess
 from pathlib import Path
+
+import torch
 
 
 def code_commit() -> str | None:
@@ -18,3 +21,20 @@ def code_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("-dirty" if dirty else "")
+
+
+def machine(device: torch.device | str = "cpu") -> str:
+    """What a timing or a bf16 result was measured on: the processor (or accelerator), the threads torch used, the
+    CPU kernels it picked and the torch version; rows that carry it stay comparable across machines."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}"

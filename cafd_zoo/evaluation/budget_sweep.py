@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..attacks import build_attack
-from ..code_version import code_commit
+from ..code_version import code_commit, machine
 from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
@@ -67,7 +67,7 @@ def sweep(
     sample = data.subset(n)
     key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731
     done = {key(r) for r in read_metrics(results)} if results.exists() else set()
-    commit = code_commit()
+    commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for eps, steps in points:
             row = {"release": release, "attack": attack, "threat_model": threat, "eps": eps, "steps": steps, "n": n}
@@ -79,7 +79,7 @@ def sweep(
                                  seed_base=seed * 1_000_003, device=device, precision=prec,
                                  clean=False)[0][threat]
             log.log(**row, params=built.params, errors=wrong, error_rate=wrong / n, seed=seed, precision=prec,
-                    seconds=round(time.perf_counter() - tick, 2), code_commit=commit)
+                    seconds=round(time.perf_counter() - tick, 2), code_commit=commit, machine=measured_on)
     wanted = {key({"release": release, "attack": attack, "threat_model": threat, "eps": e, "steps": s, "n": n}) for e, s in points}
     return [r for r in read_metrics(results) if key(r) in wanted]
 

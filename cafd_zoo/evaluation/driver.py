@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import torch
 
 from ..attacks import Attack, build_attack
-from ..code_version import code_commit
+from ..code_version import code_commit, machine
 from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
@@ -174,7 +174,7 @@ def run_evaluation(
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
     sample = data.subset(n)
     finished = done_cells(results, release) if resume else set()
-    commit = code_commit()
+    commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for attack_name in attacks:
             attack = build_attack(attack_name, eps=eps, steps=steps, seed=seed)
@@ -209,7 +209,7 @@ def run_evaluation(
                         log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
                                 error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
-                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, images=images,
+                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, machine=measured_on, images=images,
                                 **measured)
                 bar.close()
     return summarize(results, release)

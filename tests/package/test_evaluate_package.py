@@ -39,6 +39,7 @@ def test_cafd_evaluate_writes_resumable_json_lines(tmp_path, capsys):
     rows = read_metrics(out)
     assert [r["threat_model"] for r in rows] == ["bare", "oblivious"] and rows[0]["release"] == RELEASE
     assert rows[0]["params"]["eps"] == pytest.approx(8 / 255)
+    assert f"torch {torch.__version__}" in rows[0]["machine"]  # timings and bf16 results name where they ran
     assert "sanity checks" in capsys.readouterr().out
     assert cafd_main(argv) == 1  # results exist: --resume, or another --out
     assert "--resume" in capsys.readouterr().err

@@ -82,3 +82,13 @@ def test_a_damaged_store_or_foreign_results_change_nothing(stored, capsys):
     assert "the store is damaged" in capsys.readouterr().err
     assert (tmp_path / "manifest.json").read_bytes() == manifest_before and card.read_bytes() == card_before
     assert sha256_of(weights) != load_manifest(tmp_path / "manifest.json").weights["tiny_r20"]["sha256"]
+
+
+def test_the_machine_evaluate_recorded_wins_over_the_one_described(stored):
+    tmp_path, argv = stored
+    rows = [json.loads(line) | {"machine": "box A"} for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert training_main(argv) == 0
+    metrics = load_manifest(tmp_path / "manifest.json").releases["tiny_classifier"]["metrics"]
+    assert {m["machine"] for m in metrics} == {"box A"}  # not --machine's "test box"
+

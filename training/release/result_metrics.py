@@ -40,7 +40,8 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
 def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
     """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
     the clean error of the bare classifier and of the defended model, each measured on the most images (``none``,
-    the clean images as an attack, is that and no attack metric). Each carries its command; rows evaluate recorded
+    the clean images as an attack, is that and no attack metric). Each carries its command and the machine (the
+    one evaluate recorded on every row, else ``machine``); rows evaluate recorded
     as computed on the embedded sample get ``--embedded`` in it, the others ``data_flag``."""
     cells = [r for r in read_metrics(results) if r.get("release") == release]
     if not cells:
@@ -49,6 +50,9 @@ def metrics_from_results(results: str | Path, release: str, *, data_flag: str, m
     if len(seeds) > 1:
         raise ValueError(f"{results} mixes seeds {sorted(seeds)} for {release!r}: one evaluation per results file")
     seed = seeds.pop()
+    recorded = {r.get("machine") for r in cells}
+    if None not in recorded:  # evaluate records where it ran: that wins over a description given after the fact
+        machine = "; ".join(sorted(recorded))
     extra: dict[str, Any] = {"machine": machine} if machine else {}
     if len(commits) == 1 and None not in commits:
         extra["code_commit"] = commits.pop()
