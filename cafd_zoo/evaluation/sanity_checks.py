@@ -1,45 +1,76 @@
 """Checks that flag a broken evaluation (the ones AutoAttack and RobustBench rely on), run on every summary."""
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from .params import recorded_steps
 
 MASKING_GAP = 0.10  # AutoAttack finding this much more than PGD-CE on the same model points to masked gradients
 GRADIENT_ATTACKS = ("pgd_n", "ti_dim")  # untargeted L-inf attacks that follow the gradient alone
 
 
+def _comparable(params: dict[str, Any]) -> str:
+    """An attack's budget without what a threat model adds (EOT draws, the gray-box surrogate)."""
+    return json.dumps({k: v for k, v in params.items() if k not in ("eot", "surrogate")}, sort_keys=True)
+
+
+def _labels(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """The attack's name, with its steps where one results file holds several variants of it (PGD-10 and PGD-20)."""
+    variants: dict[str, set[str]] = {}
+    for r in rows:
+        variants.setdefault(r["attack"], set()).add(_comparable(r["params"]))
+    labels = {}
+    for r in rows:
+        steps = recorded_steps(r["params"])
+        several = len(variants[r["attack"]]) > 1 and steps is not None
+        labels[id(r)] = f"{r['attack']}-{steps}" if several else r["attack"]
+    return labels
+
+
 def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each check: name, passed, detail. A failed check does not prove a bug, but must be explained."""
+    """Each check: name, passed, detail. A failed check does not prove a bug, but must be explained. Rows are
+    compared with the same attack budget (PGD-20 white-box against PGD-20 oblivious, not PGD-10)."""
     checks = []
-    by_key = {(r["attack"], r["threat_model"]): r for r in rows}
+    label = _labels(rows)
+    same = {(r["attack"], r["threat_model"], _comparable(r["params"])): r for r in rows}
+    strongest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["attack"], r["threat_model"])
+        if key not in strongest or r["error_rate"] > strongest[key]["error_rate"]:
+            strongest[key] = r
     for r in rows:
         checks.append({
-            "check": f"{r['attack']}/{r['threat_model']}: attack error >= clean error",
+            "check": f"{label[id(r)]}/{r['threat_model']}: attack error >= clean error",
             "passed": r["error_rate"] >= r["clean_error"],
             "detail": f"{100 * r['error_rate']:.2f}% vs {100 * r['clean_error']:.2f}%",
         })
-    for (attack, threat), r in by_key.items():
-        if threat == "whitebox" and (attack, "oblivious") in by_key:
-            oblivious = by_key[(attack, "oblivious")]
+    for r in rows:
+        attack, threat, budget = r["attack"], r["threat_model"], _comparable(r["params"])
+        name = label[id(r)]
+        if threat == "whitebox" and (attack, "oblivious", budget) in same:
+            oblivious = same[(attack, "oblivious", budget)]
             checks.append({
-                "check": f"{attack}: full white-box error >= oblivious error (else the end-to-end attack is too weak)",
+                "check": f"{name}: full white-box error >= oblivious error (else the end-to-end attack is too weak)",
                 "passed": r["error_rate"] >= oblivious["error_rate"],
                 "detail": f"{100 * r['error_rate']:.2f}% vs {100 * oblivious['error_rate']:.2f}%",
             })
-        if threat == "bpda" and (attack, "whitebox") in by_key:
+        if threat == "bpda" and (attack, "whitebox", budget) in same:
             checks.append({
-                "check": f"{attack}: reported with both BPDA and white-box (take the stronger as the robust number)",
+                "check": f"{name}: reported with both BPDA and white-box (take the stronger as the robust number)",
                 "passed": True,
-                "detail": f"bpda {100 * r['error_rate']:.2f}%, white-box {100 * by_key[(attack, 'whitebox')]['error_rate']:.2f}%",
+                "detail": f"bpda {100 * r['error_rate']:.2f}%, white-box {100 * same[(attack, 'whitebox', budget)]['error_rate']:.2f}%",
             })
-        if attack == "pgd_n" and ("autoattack", threat) in by_key:
-            strong = by_key[("autoattack", threat)]
+    for (attack, threat), r in strongest.items():
+        if attack == "pgd_n" and ("autoattack", threat) in strongest:
+            strong = strongest[("autoattack", threat)]
             checks.append({
                 "check": f"{threat}: PGD within {100 * MASKING_GAP:.0f} points of AutoAttack (else CE gradients are masked)",
                 "passed": strong["error_rate"] - r["error_rate"] <= MASKING_GAP,
                 "detail": f"PGD {100 * r['error_rate']:.2f}%, AutoAttack {100 * strong['error_rate']:.2f}%",
             })
         if attack == "square":
-            gradient = [by_key[(g, threat)] for g in GRADIENT_ATTACKS if (g, threat) in by_key]
+            gradient = [strongest[(g, threat)] for g in GRADIENT_ATTACKS if (g, threat) in strongest]
             if gradient:
                 best = max(gradient, key=lambda g: g["error_rate"])
                 checks.append({

@@ -7,12 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics_log import read_metrics
+from .params import recorded_steps
 from .sanity_checks import format_checks, sanity_checks
-
-
-def recorded_steps(params: dict[str, Any]) -> int | None:
-    """The iteration count ``--steps`` set for a row, under whichever name its attack records it."""
-    return params.get("steps", params.get("iterations", params.get("max_iterations")))
 
 
 def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:

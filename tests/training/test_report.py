@@ -79,3 +79,19 @@ def test_a_gradient_free_square_far_above_the_gradient_attacks_is_flagged(tmp_pa
     assert checks[name.format("whitebox")] == (False, "Square 60.00%, ti_dim 40.00%")
     assert checks[name.format("bpda")][0] is True
     assert name.format("oblivious") not in checks  # no gradient attack to compare with
+
+
+def test_variants_of_one_attack_are_checked_against_their_own_budget(tmp_path):
+    results = tmp_path / "r.jsonl"
+    rows = [cell("m", "pgd_n", "oblivious", 0, 2, 1), cell("m", "pgd_n", "whitebox", 0, 9, 1),
+            cell("m", "pgd_n", "bpda", 0, 4, 1), cell("m", "pgd_n", "bpda", 0, 6, 1), cell("m", "pgd_n", "oblivious", 0, 8, 1)]
+    for row, steps in zip(rows, (20, 20, 10, 20, 10)):
+        row["params"] = {"eps": 8 / 255, "steps": steps, "eot": 1}
+    write(results, rows)
+    checks = {c["check"]: (c["passed"], c["detail"]) for c in sanity_checks(summarize(results, "m"))}
+    assert checks["pgd_n-20: full white-box error >= oblivious error (else the end-to-end attack is too weak)"] == (
+        True, "90.00% vs 20.00%")  # PGD-20 against PGD-20, not the PGD-10 row of the same threat model
+    assert checks["pgd_n-20: reported with both BPDA and white-box (take the stronger as the robust number)"][1] == (
+        "bpda 60.00%, white-box 90.00%")
+    assert "pgd_n-10: reported with both BPDA and white-box (take the stronger as the robust number)" not in checks
+    assert {"pgd_n-10/bpda: attack error >= clean error", "pgd_n-20/bpda: attack error >= clean error"} <= set(checks)

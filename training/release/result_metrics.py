@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cafd_zoo.evaluation import summarize
-from cafd_zoo.evaluation.summary import recorded_steps
+from cafd_zoo.evaluation.params import recorded_steps
 from cafd_zoo.metrics_log import read_metrics
 
 THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
