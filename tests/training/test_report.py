@@ -25,7 +25,7 @@ def test_table1_layout(tmp_path, capsys):
                     cell("jpeg_vgg19", "pgd_n", "oblivious", 0, 5, 1), cell("jpeg_vgg19", "pgd_n", "oblivious", 1, 5, 1),
                     cell("jpeg_vgg19", "pgd_n", "whitebox", 0, 10, 1)])
     assert training_main(["report", str(results), "--attacks", "pgd_n,cafa", "--out", str(tmp_path / "t.md")]) == 0
-    expected = ("Error rate (%) under the oblivious threat model, L-inf eps 8/255, first n = 20 test images\n\n"
+    expected = ("Error rate (%) under the oblivious threat model, first n = 20 test images\n\n"  # no budget recorded
                 "| defense | clean | pgd_n | cafa |\n|---|---:|---:|---:|\n"
                 "| cafd_vgg19 | 5.0 | 15.0 | 20.0 |\n| jpeg_vgg19 | 10.0 | 50.0 | - |\n")
     assert (tmp_path / "t.md").read_text() == expected
@@ -95,3 +95,23 @@ def test_variants_of_one_attack_are_checked_against_their_own_budget(tmp_path):
         "bpda 60.00%, white-box 90.00%")
     assert "pgd_n-10: reported with both BPDA and white-box (take the stronger as the robust number)" not in checks
     assert {"pgd_n-10/bpda: attack error >= clean error", "pgd_n-20/bpda: attack error >= clean error"} <= set(checks)
+
+
+def test_the_release_table_keeps_pgd_10_and_pgd_20_apart_and_fwa_out_of_the_l_inf_budget(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    rows = [cell("m", "pgd_n", "bpda", 0, 6, 1), cell("m", "pgd_n", "bpda", 0, 4, 1), cell("m", "fwa", "oblivious", 0, 3, 1)]
+    for row, params in zip(rows, ({"eps": 8 / 255, "steps": 20}, {"eps": 8 / 255, "steps": 10},
+                                  {"eps": 0.005, "norm": "Wasserstein", "iterations": 300})):
+        row["params"] = params
+    write(results, rows)
+    assert training_main(["report", str(results), "--release", "m"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("m: error rate (%) by attack (L-inf eps 8/255) and threat model")
+    assert "| pgd_n, 10 steps | - | 40.00 (10) |\n| pgd_n, 20 steps | - | 60.00 (10) |\n| fwa | 30.00 (10) | - |" in out
+
+
+def test_table1_defaults_to_the_papers_column_order(tmp_path, capsys):
+    results = tmp_path / "r.jsonl"
+    write(results, [cell("m", a, "oblivious", 0, 1, 0) for a in ("cafa", "fwa", "pgd_n", "ddn", "autoattack")])
+    assert training_main(["report", str(results)]) == 0
+    assert "| defense | clean | ddn | pgd_n | autoattack | fwa | cafa |" in capsys.readouterr().out

@@ -4,22 +4,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from cafd_zoo.evaluation import summarize
+from cafd_zoo.evaluation.params import recorded_steps
 from cafd_zoo.metrics_log import read_metrics
 
 from .published import table1_row
 from .tables_2_3 import describe
 
 
+PAPER_ORDER = ["ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", "fwa"]  # Table 1's columns, left to right
+
+
 def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None,
            paper: bool = False) -> str:
     """Rows: the releases in ``results``; columns: attacks; cells: error rate (%) under ``threat`` (n in the header).
-    The clean column is the clean error measured on the most images. With ``paper``, each release whose defense
+    The clean column is the clean error measured on the most images; attacks default to the paper's column order,
+    then any others. With ``paper``, each release whose defense
     and data set the paper's Table 1 has is followed by the paper's row (Table 1 is oblivious)."""
     releases = sorted({r["release"] for r in read_metrics(results)})
     rows = {release: {r["attack"]: r for r in summarize(results, release) if r["threat_model"] == threat} for release in releases}
-    attacks = attacks or sorted({a for cells in rows.values() for a in cells if a != "none"})
+    found = {a for cells in rows.values() for a in cells if a != "none"}
+    attacks = attacks or [a for a in PAPER_ORDER if a in found] + sorted(found - set(PAPER_ORDER))
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
-    lines = [f"Error rate (%) under the {threat} threat model, L-inf eps 8/255, first n = {', '.join(map(str, ns))} test images",
+    budget = _eps([cell for cells in rows.values() for cell in cells.values()])
+    budget = "" if budget == "none" else f", L-inf eps {budget}"
+    lines = [f"Error rate (%) under the {threat} threat model{budget}, first n = {', '.join(map(str, ns))} test images",
              "", "| defense | clean | " + " | ".join(attacks) + " |", "|---|---:|" + "---:|" * len(attacks)]
     for release, cells in rows.items():
         if not cells:
@@ -46,8 +54,11 @@ def threat_table(results: str | Path, release: str) -> str:
     if not rows:
         raise ValueError(f"{results} holds no results for {release!r}")
     threats = [t for t in THREAT_COLUMNS if any(r["threat_model"] == t for r in rows)]
-    cells = {(r["attack"], r["threat_model"]): r for r in rows}
-    attacks = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "none"))  # "none": the clean row
+    cells = {(_variant(r, rows), r["threat_model"]): r for r in rows}
+    first = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "none"))  # "none": the clean row
+    ordered = sorted((r for r in rows if r["attack"] != "none"),
+                     key=lambda r: (first.index(r["attack"]), recorded_steps(r["params"]) or 0))
+    attacks = list(dict.fromkeys(_variant(r, rows) for r in ordered))  # PGD-10 before PGD-20
     clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
     lines = [f"{release}: error rate (%) by attack (L-inf eps {_eps(rows)}) and threat model; n test images in brackets", "",
              "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),
@@ -58,10 +69,17 @@ def threat_table(results: str | Path, release: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _variant(row: dict, rows: list[dict]) -> str:
+    """The attack's name, with its steps where the results hold it with several (PGD-10 and PGD-20 under BPDA)."""
+    steps = {recorded_steps(r["params"]) for r in rows if r["attack"] == row["attack"]}
+    return f"{row['attack']}, {recorded_steps(row['params'])} steps" if len(steps) > 1 else row["attack"]
+
+
 def _cell(rate: float, n: int) -> str:
     return f"{100 * rate:.2f} ({n:,})"
 
 
 def _eps(rows: list[dict]) -> str:
-    budgets = sorted({round(r["params"]["eps"] * 255, 2) for r in rows if "eps" in r["params"]})
+    budgets = sorted({round(r["params"]["eps"] * 255, 2) for r in rows  # FWA's eps is a transport budget, not L-inf
+                      if "eps" in r["params"] and r["params"].get("norm", "Linf") == "Linf"})
     return ", ".join(f"{b:g}/255" for b in budgets) or "none"
