@@ -9,6 +9,8 @@ Weights are random (speed does not depend on them); repetitions are interleaved,
 
     python benchmarks/bench_train.py                 # batch 64, the numbers in benchmarks/README.md
     python benchmarks/bench_train.py --modes fp32_nchw fp32_cl --reps 1   # a quick look
+    python benchmarks/bench_train.py --classifiers resnet50 wrn28_20 --no-denoisers --modes bf16_cl --batch 32
+                                                     # plan a classifier's training (epoch = 50,000 / img/s)
 """
 from __future__ import annotations
 
@@ -77,6 +79,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions per entry, median kept (default 3)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="numeric paths to time (default: all)")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--classifiers", nargs="+", default=["vgg19"], metavar="ARCH",
+                        help="classifier architectures whose training step to time (default: vgg19)")
+    parser.add_argument("--no-denoisers", action="store_true", help="time the classifier steps only")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
@@ -85,9 +90,12 @@ def main() -> None:
     vgg, resnet20 = create_model("vgg19"), create_model("resnet20")
     steps: dict[tuple[str, str], Callable[[], object]] = {}
     for mode in args.modes:
-        steps[("VGG-19 classifier step (SGD)", mode)] = classifier_step(create_model("vgg19"), x, y, mode)
-        steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
-        steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
+        for arch in args.classifiers:
+            name = "VGG-19" if arch == "vgg19" else arch
+            steps[(f"{name} classifier step (SGD)", mode)] = classifier_step(create_model(arch), x, y, mode)
+        if not args.no_denoisers:
+            steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
+            steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
     seconds = median_times(steps, args.reps)
     img_s = {k: args.batch / v for k, v in seconds.items()}
     results = {"cpu": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16("cpu"),
@@ -105,6 +113,10 @@ def main() -> None:
     for name in names:
         print(f"| ratio to {LABELS[first]}: {name} | "
               + " | ".join(f"{img_s[(name, m)] / img_s[(name, first)]:.2f}x" for m in args.modes) + " |")
+    for name in names:  # what a schedule is planned with
+        if "classifier step" in name:
+            print(f"| minutes per CIFAR-10 epoch (50,000 images): {name} | "
+                  + " | ".join(f"{50_000 / img_s[(name, m)] / 60:.0f}" for m in args.modes) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -106,7 +106,8 @@ def _where(f: dict) -> str:
 def _how_to_load(name: str, info: dict) -> str:
     """One line on how this release's files are obtained, by status."""
     return {
-        "unpublished": "no weights yet: cafd_zoo.load(name, pretrained=False) builds it with random weights",
+        "unpublished": f"no weights yet ({info.get('why_unpublished', 'no reason recorded')}); "
+                       "cafd_zoo.load(name, pretrained=False) builds it with random weights",
         "embedded": f"cafd_zoo.load({name!r}): the files ship inside the package, no network",
         "published": f"cafd_zoo.load({name!r}) downloads from the Hugging Face Hub (HF_ENDPOINT for a mirror)",
         "stored": f"cafd_zoo.load({name!r}) from a clone of the repository, offline: the files are in its release "

@@ -67,7 +67,7 @@ def load(
     info = manifest.info(name)
     if pretrained and info["status"] == "unpublished":
         raise UnpublishedReleaseError(
-            f"{name!r} has no trained weights yet (status: unpublished in {manifest.path.name}). "
+            f"{name!r} has no trained weights yet (status: unpublished in {manifest.path.name}): {info['why_unpublished']} "
             "Use pretrained=False for random weights, or train it with the training/ tree; "
             f"`cafd list` shows the releases that have weights."
         )

@@ -112,6 +112,9 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"weights {key!r}: a hub file needs a repo_id")
     expected_roles = {"defended": {"denoiser", "classifier"}, "classifier": {"classifier"}, "denoiser": {"denoiser"}}
     for name, r in data["releases"].items():
+        if (r["status"] == "unpublished") != ("why_unpublished" in r):
+            problems.append(f"release {name!r}: " + ("an unpublished release says why (why_unpublished)" if r["status"] == "unpublished"
+                                                    else f"a {r['status']} release has weights: drop why_unpublished"))
         if set(r["components"]) != expected_roles[r["kind"]]:
             problems.append(f"release {name!r}: a {r['kind']} release needs components {sorted(expected_roles[r['kind']])}")
         for role, key in r["components"].items():

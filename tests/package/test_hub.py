@@ -184,8 +184,8 @@ def test_unknown_name_suggests_close_matches():
 
 
 def test_unpublished_release_says_so():
-    with pytest.raises(UnpublishedReleaseError, match="no trained weights yet.*pretrained=False"):
-        cafd_zoo.load("cafd_wrn28_20_cifar10")
+    with pytest.raises(UnpublishedReleaseError, match="no trained weights yet.*A GPU job.*pretrained=False"):
+        cafd_zoo.load("cafd_wrn28_20_cifar10")  # with the reason the manifest records
     assert isinstance(cafd_zoo.load("cafd_vgg19_svhn", pretrained=False), cafd_zoo.DefendedClassifier)
 
 

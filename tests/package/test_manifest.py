@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import cafd_zoo
+from cafd_zoo.errors import ManifestError
 from cafd_zoo.manifest import load_manifest, packaged_manifest_path
 from cafd_zoo.models import create_model
 
@@ -50,6 +51,17 @@ def test_nothing_unpublished_claims_weights_or_metrics():
     for name, release in load_manifest().releases.items():
         if release["status"] == "unpublished":
             assert release["metrics"] == [], name
+
+
+def test_every_release_without_weights_says_why_and_no_other_does(tmp_path):
+    for name, release in load_manifest().releases.items():
+        assert ("why_unpublished" in release) == (release["status"] == "unpublished"), name
+    data = json.loads(load_manifest().path.read_text())
+    name = next(n for n, r in data["releases"].items() if r["status"] == "unpublished")
+    del data["releases"][name]["why_unpublished"]
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match=f"release '{name}': an unpublished release says why"):
+        load_manifest(tmp_path / "m.json")
 
 
 def test_every_release_has_an_entrypoint_and_every_entrypoint_a_release():

@@ -41,3 +41,22 @@ def test_every_command_of_a_recipe_parses(script, tmp_path):
     for argv in commands:
         assert argv[0] == "-m" and argv[1] in parsers, argv
         parsers[argv[1]].parse_args(argv[2:])  # SystemExit (argparse's error) fails the test with the message
+
+
+def test_the_metrics_step_records_every_results_file_that_exists(tmp_path):
+    """release_cafd_vgg19_cifar10.sh metrics: record-metrics for both releases, with the committed results."""
+    log, recorder, evaluation = tmp_path / "argv.jsonl", tmp_path / "py", tmp_path / "eval"
+    recorder.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"{RECORDER}\" {log} \"$@\"\n")
+    recorder.chmod(0o755)
+    evaluation.mkdir()
+    (evaluation / "classifier.jsonl").write_bytes((ROOT / "results/vgg19_cifar10/classifier.jsonl").read_bytes())
+    (evaluation / "embedded.jsonl").write_bytes((ROOT / "results/cafd_vgg19_cifar10/embedded.jsonl").read_bytes())
+    env = {**os.environ, "PY": str(recorder), "EVAL": str(evaluation)}
+    subprocess.run(["bash", "training/recipes/release_cafd_vgg19_cifar10.sh", "metrics"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=60)
+    commands = [json.loads(line) for line in log.read_text().splitlines()]
+    for argv in commands:
+        training_parser().parse_args(argv[2:])
+    assert [(a[a.index("--release") + 1], [x for x in a if x.endswith(".jsonl")]) for a in commands] == [
+        ("vgg19_cifar10", [str(evaluation / "classifier.jsonl"), str(evaluation / "embedded.jsonl")]),
+        ("cafd_vgg19_cifar10", [str(evaluation / "embedded.jsonl")])]

@@ -43,6 +43,7 @@ def offline(monkeypatch):
 def test_publishing_into_a_store_marks_the_release_stored_not_published(stored, tmp_path):
     data = json.loads(stored.manifest_path.read_text())
     data["releases"][NAME]["status"] = "unpublished"
+    data["releases"][NAME]["why_unpublished"] = "exported, not yet stored"
     stored.manifest_path.write_text(json.dumps(data))
     publish(NAME, stored.export_dir, stored.manifest_path, mirror_root=tmp_path / "store")
     assert load_manifest(stored.manifest_path).releases[NAME]["status"] == "stored"

@@ -103,6 +103,9 @@ def export_release(
     }
     if spec.wrapper is not None:
         release["wrapper"] = spec.wrapper
+    if folders:
+        release["why_unpublished"] = (f"exported to {out_dir}, not yet on the Hub or in a release store: "
+                                      f"`python -m training publish {name} --export-dir {out_dir}` (--mirror-root hub to store it)")
 
     def change(data: dict[str, Any]) -> None:
         missing = sorted(set((existing or {}).values()) - set(data["weights"]))

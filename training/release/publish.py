@@ -104,6 +104,7 @@ def publish(
         for weights_id, commit in commits.items():
             data["weights"][weights_id]["revision"] = commit
         data["releases"][name]["status"] = "stored" if mirror_root is not None else "published"
+        data["releases"][name].pop("why_unpublished", None)
 
     update_manifest(manifest_path, change)
     return commits
