@@ -1,5 +1,5 @@
-"""The commit of the code and the machine that made a result, for provenance (None outside a git checkout of this project, e.g.
-for a pip-installed package, which may sit inside some other repository's virtual environment)."""
+"""The commit of the code and the machine that made a result, for provenance (the commit is None outside a git
+checkout of this project, e.g. for a pip-installed package, which may sit inside some other repository's venv)."""
 from __future__ import annotations
 
 import platform
@@ -37,4 +37,5 @@ def machine(device: torch.device | str = "cpu") -> str:
                 break
     except OSError:
         pass
-    return f"{name}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}"
+    kernels = torch.backends.cpu.get_cpu_capability()
+    return f"{name}, {torch.get_num_threads()} threads, {kernels}, torch {torch.__version__}"

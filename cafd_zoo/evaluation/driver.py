@@ -209,8 +209,8 @@ def run_evaluation(
                         log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat, shard=shard,
                                 first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
                                 error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
-                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, machine=measured_on, images=images,
-                                **measured)
+                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit,
+                                machine=measured_on, images=images, **measured)
                 bar.close()
     return summarize(results, release)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .params import recorded_steps
+from .params import attacks_with_several_steps, recorded_steps
 
 MASKING_GAP = 0.10  # AutoAttack finding this much more than PGD-CE on the same model points to masked gradients
 GRADIENT_ATTACKS = ("pgd_n", "ti_dim")  # untargeted L-inf attacks that follow the gradient alone
@@ -16,16 +16,9 @@ def _comparable(params: dict[str, Any]) -> str:
 
 
 def _labels(rows: list[dict[str, Any]]) -> dict[int, str]:
-    """The attack's name, with its steps where one results file holds several variants of it (PGD-10 and PGD-20)."""
-    variants: dict[str, set[str]] = {}
-    for r in rows:
-        variants.setdefault(r["attack"], set()).add(_comparable(r["params"]))
-    labels = {}
-    for r in rows:
-        steps = recorded_steps(r["params"])
-        several = len(variants[r["attack"]]) > 1 and steps is not None
-        labels[id(r)] = f"{r['attack']}-{steps}" if several else r["attack"]
-    return labels
+    """The attack's name, with its steps where one results file holds it with several (PGD-10 and PGD-20)."""
+    several = attacks_with_several_steps(rows)
+    return {id(r): f"{r['attack']}-{recorded_steps(r['params'])}" if r["attack"] in several else r["attack"] for r in rows}
 
 
 def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

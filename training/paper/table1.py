@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cafd_zoo.evaluation import summarize
-from cafd_zoo.evaluation.params import recorded_steps
+from cafd_zoo.evaluation.params import attacks_with_several_steps, recorded_steps
 from cafd_zoo.metrics_log import read_metrics
 
 from .published import table1_row
@@ -54,11 +54,12 @@ def threat_table(results: str | Path, release: str) -> str:
     if not rows:
         raise ValueError(f"{results} holds no results for {release!r}")
     threats = [t for t in THREAT_COLUMNS if any(r["threat_model"] == t for r in rows)]
-    cells = {(_variant(r, rows), r["threat_model"]): r for r in rows}
+    several = attacks_with_several_steps(rows)
+    cells = {(_variant(r, several), r["threat_model"]): r for r in rows}
     first = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "none"))  # "none": the clean row
     ordered = sorted((r for r in rows if r["attack"] != "none"),
                      key=lambda r: (first.index(r["attack"]), recorded_steps(r["params"]) or 0))
-    attacks = list(dict.fromkeys(_variant(r, rows) for r in ordered))  # PGD-10 before PGD-20
+    attacks = list(dict.fromkeys(_variant(r, several) for r in ordered))  # PGD-10 before PGD-20
     clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
     lines = [f"{release}: error rate (%) by attack (L-inf eps {_eps(rows)}) and threat model; n test images in brackets", "",
              "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),
@@ -69,10 +70,9 @@ def threat_table(results: str | Path, release: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _variant(row: dict, rows: list[dict]) -> str:
-    """The attack's name, with its steps where the results hold it with several (PGD-10 and PGD-20 under BPDA)."""
-    steps = {recorded_steps(r["params"]) for r in rows if r["attack"] == row["attack"]}
-    return f"{row['attack']}, {recorded_steps(row['params'])} steps" if len(steps) > 1 else row["attack"]
+def _variant(row: dict, several: set[str]) -> str:
+    """The attack's name, with its steps where the results hold it with several (``several``)."""
+    return f"{row['attack']}, {recorded_steps(row['params'])} steps" if row["attack"] in several else row["attack"]
 
 
 def _cell(rate: float, n: int) -> str:

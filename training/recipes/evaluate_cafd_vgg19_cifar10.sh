@@ -11,9 +11,12 @@
 #
 # Steps (default: all, most important first): seed, classifier, embedded, headline, table1, table3, table1_10k,
 # figure6, demo, table1_sta. Every cell is measured on the first 1,000 images before any is extended to 10,000
-# (table1_10k): a stop at any point leaves a complete row on 1,000 rather than half a row on 10,000. Cost on a
-# 2-core CPU (bench_core.py: VGG-19 PGD step 275 img-steps/s): headline ~25 min, table1 ~1 h, table3 ~1.5 h,
-# table1_10k ~4.5 h (CAFA-100 ~1 h of it), figure6 ~20 min, table1_sta ~3 h, the rest minutes.
+# (table1_10k): a stop at any point leaves a complete row on 1,000 rather than half a row on 10,000. Measured on a
+# 2-core Intel Xeon (bench_core.py: a bf16 PGD step of 256 VGG-19 images in 1.64 s; 0.60 s on the EPYC that trained
+# the release), per 1,000 images: PGD_N 186 s, PGD_T 153 s, TI-DIM 102 s, CAFA-100 845 s, AutoAttack 663 s, DDN
+# 766 s, FWA 1,598 s per 500 (bare and oblivious crafted once), BPDA PGD-20 232 s, white-box PGD-20 434 s, white-box
+# AutoAttack 1,577 s. So headline ~15 min, table1 ~1.6 h, table3 ~35 min plus white-box DDN, table1_10k ~3.2 h;
+# figure6, white-box DDN, STA and STA_T are not timed yet.
 #
 # seed: rows already committed in results/ (a stretch on another machine) are copied into an empty OUT, so a
 # fresh machine goes on where the last one stopped instead of measuring them again.

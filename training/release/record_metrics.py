@@ -47,10 +47,11 @@ def record_metrics(name: str, results: list[str | Path], manifest_path: str | Pa
     Returns the release's manifest entry."""
     if not results:
         raise ValueError("give at least one --results file: recording no metrics would erase the release's")
-    info = load_manifest(manifest_path).info(name)
+    manifest = load_manifest(manifest_path)
+    info = manifest.info(name)
     metrics = [m for file in results for m in metrics_from_results(file, name, data_flag=data_flag, machine=machine)]
     owned = _owned_folders(name, info, Path(store)) if store is not None else {}
-    release = load_manifest(manifest_path).releases[name] | {"metrics": metrics}
+    release = manifest.releases[name] | {"metrics": metrics}
     cards = {weights_id: (folder / "README.md", (folder / "README.md").read_bytes()) for weights_id, (_, folder) in owned.items()}
     commits = {}
     for weights_id, (role, folder) in owned.items():
