@@ -7,14 +7,16 @@ catch gradient masking (Carlini et al. 2019, "On evaluating adversarial robustne
 
 PGD's step size is max(2/255, 2.5 eps / steps), so a large budget can be used in the steps given.
 
-Each point is one JSON line (attack, threat model, eps, steps, n, errors); a rerun skips the points
-the file already holds, so a killed sweep loses at most one point.
+Each point is one JSON line per threat model (attack, threat model, eps, steps, n, errors); a rerun skips the
+points the file already holds, so a killed sweep loses at most one point. Bare and oblivious attack the same
+bare classifier: their examples are crafted once and judged twice (``crafted_for`` names the threat models that
+shared the crafting and its ``seconds``).
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..attacks import build_attack
 from ..code_version import code_commit, machine
@@ -22,9 +24,9 @@ from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
 from ..precision import resolve_precision
-from .driver import count_errors
+from .driver import count_errors, threats_by_target
 from .sanity_checks import format_checks
-from .threat_models import attack_target, judged_model
+from .threat_models import judged_model
 
 UNBOUNDED_ERROR = 0.99  # what "reaches 100%" allows: a few images may sit exactly on a tie
 
@@ -47,14 +49,16 @@ def sweep(
     results: str | Path,
     *,
     attack: str,
-    threat: str,
+    threats: Sequence[str],
     points: list[tuple[float, int]],
     n: int,
     batch_size: int = 250,
     seed: int = 0,
     precision: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Run ``attack`` under ``threat`` at every (eps, steps) point on the first ``n`` images; returns the rows."""
+    """Run ``attack`` under every threat model of ``threats`` at every (eps, steps) point on the first ``n`` images;
+    returns the rows. Threat models that attack the same model (bare and oblivious: the bare classifier) share one
+    crafting per point, judged once per threat model, as ``evaluate`` does."""
     norm = build_attack(attack).params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
     if norm != "Linf":
         raise ValueError(f"sweep varies an L-inf eps, which {attack!r} does not have (its budget: {norm}); "
@@ -63,24 +67,30 @@ def sweep(
     model.eval()
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
-    target, judged = attack_target(threat, model), judged_model(threat, model)
+    groups = threats_by_target(threats, model)
     sample = data.subset(n)
     key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731
     done = {key(r) for r in read_metrics(results)} if results.exists() else set()
     commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for eps, steps in points:
-            row = {"release": release, "attack": attack, "threat_model": threat, "eps": eps, "steps": steps, "n": n}
-            if key(row) in done:
-                continue
-            built = build_attack(attack, eps=eps, steps=steps, seed=seed, step_size=pgd_step_size(eps, steps))
-            tick = time.perf_counter()
-            wrong = count_errors(built, target, {threat: judged}, sample, 0, n, batch_size=batch_size,
-                                 seed_base=seed * 1_000_003, device=device, precision=prec,
-                                 clean=False)[0][threat]
-            log.log(**row, params=built.params, errors=wrong, error_rate=wrong / n, seed=seed, precision=prec,
-                    seconds=round(time.perf_counter() - tick, 2), code_commit=commit, machine=measured_on)
-    wanted = {key({"release": release, "attack": attack, "threat_model": threat, "eps": e, "steps": s, "n": n}) for e, s in points}
+            for target, names in groups:
+                rows = {t: {"release": release, "attack": attack, "threat_model": t, "eps": eps, "steps": steps, "n": n}
+                        for t in names}
+                todo = [t for t in names if key(rows[t]) not in done]
+                if not todo:
+                    continue
+                built = build_attack(attack, eps=eps, steps=steps, seed=seed, step_size=pgd_step_size(eps, steps))
+                tick = time.perf_counter()
+                wrong = count_errors(built, target, {t: judged_model(t, model) for t in todo}, sample, 0, n,
+                                     batch_size=batch_size, seed_base=seed * 1_000_003, device=device, precision=prec,
+                                     clean=False)[0]
+                seconds = round(time.perf_counter() - tick, 2)
+                for t in todo:
+                    log.log(**rows[t], params=built.params, errors=wrong[t], error_rate=wrong[t] / n, seed=seed,
+                            precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, machine=measured_on)
+    wanted = {key({"release": release, "attack": attack, "threat_model": t, "eps": e, "steps": s, "n": n})
+              for e, s in points for t in threats}
     return [r for r in read_metrics(results) if key(r) in wanted]
 
 

@@ -24,8 +24,9 @@ EVALUATE_DESCRIPTION = (
     "real defense). One JSON line per cell (attack and its parameters, threat model, shard) in --out; --resume skips "
     "finished cells.")
 SWEEP_DESCRIPTION = (
-    "Attack one threat model at several budgets (every --eps at the base steps, every --steps at the base eps) on the "
-    "first --n test images, one JSON line per point (a rerun skips finished points), then check that error never "
+    "Attack each threat model at several budgets (every --eps at the base steps, every --steps at the base eps) on "
+    "the first --n test images, one JSON line per point and threat model (a rerun skips finished points; bare and "
+    "oblivious share one crafting), then check that error never "
     "falls as eps or steps grow and that an unbounded budget (255) reaches at least 99%: the checks that catch "
     "gradient masking. PGD's step size is max(2/255, 2.5 eps / steps).")
 DATA_FLAGS = ("--release", "--data", "--embedded", "--seed", "--batch-size", "--precision", "--device")
@@ -99,13 +100,14 @@ def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: s
 
 
 def run_sweep(args: argparse.Namespace, model: DefendedClassifier, release: str, data: ImageSet) -> int:
-    threat, base_eps = one(args.threat, "--threat"), one(args.base_eps, "--base-eps")
+    base_eps = one(args.base_eps, "--base-eps")
     points = sweep_points(args.eps, args.steps, base_eps, args.base_steps)
-    rows = sweep(model, release, data, args.out, attack=args.attack, threat=threat, points=points, n=args.n,
+    rows = sweep(model, release, data, args.out, attack=args.attack, threats=args.threat, points=points, n=args.n,
                  batch_size=args.batch_size, seed=args.seed, precision=args.precision)
-    checks = sweep_checks(rows, base_eps, args.base_steps)
-    print(f"{release}: {args.attack} / {threat}, first {args.n} test images\n")
-    print(format_sweep(rows, checks))
+    for threat in args.threat:
+        mine = [r for r in rows if r["threat_model"] == threat]
+        print(f"{release}: {args.attack} / {threat}, first {args.n} test images\n")
+        print(format_sweep(mine, sweep_checks(mine, base_eps, args.base_steps)) + "\n")
     return 0
 
 
@@ -116,7 +118,7 @@ def _cafd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cafd_sweep(args: argparse.Namespace) -> int:
-    model, release, dataset = release_model(args, [one(args.threat, "--threat")])
+    model, release, dataset = release_model(args, args.threat)
     return run_sweep(args, model, release, evaluation_data(args, dataset))
 
 

@@ -47,4 +47,29 @@ def test_a_sweep_runs_end_to_end_and_a_rerun_skips_finished_points(tmp_path, mon
 @pytest.mark.parametrize("attack", ["ddn", "sta", "fwa", "roa"])
 def test_a_sweep_refuses_attacks_without_an_linf_eps(attack, tmp_path):
     with pytest.raises(ValueError, match="sweep varies an L-inf eps"):
-        sweep(None, "r", None, tmp_path / "s.jsonl", attack=attack, threat="bare", points=[(8 / 255, 5)], n=1)
+        sweep(None, "r", None, tmp_path / "s.jsonl", attack=attack, threats=["bare"], points=[(8 / 255, 5)], n=1)
+
+
+def test_bare_and_oblivious_share_one_crafting_per_point(tmp_path, monkeypatch):
+    """Both attack the bare classifier with the same seeds: crafting twice would only double the cost."""
+    import cafd_zoo.evaluation.budget_sweep as budget_sweep
+
+    zoo = build_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
+    monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
+    judged = []
+    real = budget_sweep.count_errors
+    monkeypatch.setattr(budget_sweep, "count_errors", lambda *a, **k: judged.append(sorted(a[2])) or real(*a, **k))
+    out = tmp_path / "sweep.jsonl"
+    argv = ["sweep", "--model", NAME, "--embedded", "--n", "4", "--batch-size", "4", "--eps", "2,8", "--steps", "3",
+            "--base-steps", "3", "--threat", "bare,oblivious,whitebox", "--precision", "fp32", "--out", str(out)]
+    assert cafd_main(argv) == 0
+    assert judged == [["bare", "oblivious"], ["whitebox"]] * 2  # one crafting per target model and point
+    rows = read_metrics(out)
+    assert sorted((r["threat_model"], round(r["eps"] * 255)) for r in rows) == [
+        (t, e) for t in ("bare", "oblivious", "whitebox") for e in (2, 8)]
+    shared = [r for r in rows if r["threat_model"] != "whitebox"]
+    assert all(r["crafted_for"] == ["bare", "oblivious"] for r in shared)
+    judged.clear()
+    assert cafd_main(argv[:-6] + ["--threat", "oblivious", "--precision", "fp32", "--out", str(out)]) == 0
+    assert judged == [] and len(read_metrics(out)) == 6  # a rerun of one of them recomputes nothing

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cafd_zoo.cli_options import one
 from cafd_zoo.evaluation.commands import (
     EVALUATE_DESCRIPTION, SWEEP_DESCRIPTION, add_evaluate_options, add_sweep_options, run_evaluate, run_sweep,
 )
@@ -23,7 +22,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    model, release, data = defended_from_runs(args, [one(args.threat, "--threat")])
+    model, release, data = defended_from_runs(args, args.threat)
     return run_sweep(args, model, release, data)
 
 
