@@ -75,6 +75,8 @@ def test_a_damaged_store_or_foreign_results_change_nothing(stored, capsys):
     (tmp_path / "eval.jsonl").write_text(evaluate_rows("another_release", errors=480))
     assert training_main(argv) == 1
     assert "holds no results for 'tiny_classifier'" in capsys.readouterr().err
+    assert training_main([a if a != str(tmp_path / "eval.jsonl") else str(tmp_path / "typo.jsonl") for a in argv]) == 1
+    assert "no results file " + str(tmp_path / "typo.jsonl") in capsys.readouterr().err
     weights = repository(tmp_path) / revision / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
     (tmp_path / "eval.jsonl").write_text(evaluate_rows("tiny_classifier", errors=480))

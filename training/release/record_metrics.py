@@ -47,6 +47,10 @@ def record_metrics(name: str, results: list[str | Path], manifest_path: str | Pa
     Returns the release's manifest entry."""
     if not results:
         raise ValueError("give at least one --results file: recording no metrics would erase the release's")
+    missing = [str(file) for file in results if not Path(file).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no results file {', '.join(missing)}: give the JSON lines that `evaluate --out` "
+                                "wrote (nothing was changed)")
     manifest = load_manifest(manifest_path)
     info = manifest.info(name)
     metrics = [m for file in results for m in metrics_from_results(file, name, data_flag=data_flag, machine=machine)]
