@@ -2,7 +2,7 @@
 
 Prints, for the CIFAR VGG-19 (random weights: speed does not depend on their values):
   1. inference img/s of the bare classifier and of the DefendedClassifier (official DUNET),
-     in fp32 NCHW and in bf16 autocast + channels_last;
+     in fp32 and bf16 autocast, each in NCHW and channels_last (``evaluate`` runs bf16 NCHW);
   2. the cost of one CAFA step relative to one plain PGD step (cross-entropy, same model, batch,
      precision), each measured as (time of k2 steps - time of k1 steps) / (k2 - k1), so the
      one-off work (Phi(x), the random start) cancels.
@@ -27,12 +27,13 @@ from cafd_zoo.attacks import pgd
 from cafd_zoo.precision import autocast, native_bf16
 
 
-MODES = ("fp32_nchw", "fp32_cl", "bf16_cl")
-LABELS = {"fp32_nchw": "fp32 NCHW", "fp32_cl": "fp32 + channels_last", "bf16_cl": "bf16 autocast + channels_last"}
+MODES = ("fp32_nchw", "fp32_cl", "bf16_nchw", "bf16_cl")
+LABELS = {"fp32_nchw": "fp32 NCHW", "fp32_cl": "fp32 + channels_last",
+          "bf16_nchw": "bf16 autocast, NCHW (what evaluate runs)", "bf16_cl": "bf16 autocast + channels_last"}
 
 
 def precision_context(mode: str) -> contextlib.AbstractContextManager:
-    return autocast("bf16" if mode == "bf16_cl" else "fp32")
+    return autocast("bf16" if mode.startswith("bf16") else "fp32")
 
 
 def prepare(model: torch.nn.Module, x: torch.Tensor, mode: str) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -67,7 +68,7 @@ def main() -> None:
                         help="paths for the attack-step timing (default: all, minus bf16 where this CPU emulates it)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    attack_modes = args.attack_modes or [m for m in args.modes if m != "bf16_cl" or native_bf16("cpu")]
+    attack_modes = args.attack_modes or [m for m in args.modes if not m.startswith("bf16") or native_bf16("cpu")]
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
     x0 = torch.rand(args.batch, 3, 32, 32)
