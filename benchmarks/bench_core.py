@@ -29,7 +29,7 @@ from cafd_zoo.precision import autocast, native_bf16
 
 MODES = ("fp32_nchw", "fp32_cl", "bf16_nchw", "bf16_cl")
 LABELS = {"fp32_nchw": "fp32 NCHW", "fp32_cl": "fp32 + channels_last",
-          "bf16_nchw": "bf16 autocast, NCHW (what evaluate runs)", "bf16_cl": "bf16 autocast + channels_last"}
+          "bf16_nchw": "bf16 autocast, NCHW", "bf16_cl": "bf16 autocast + channels_last"}
 
 
 def precision_context(mode: str) -> contextlib.AbstractContextManager:
@@ -116,7 +116,8 @@ def main() -> None:
     results["attack_step_s"] = {f"{a} / {m}": v for (a, m), v in step.items()}
 
     print(f"CPU capability {results['cpu']} (native bf16: {results['native_bf16']}), {results['threads']} threads, "
-          f"torch {torch.__version__}, batch {args.batch}, median of {args.reps}\n")
+          f"torch {torch.__version__}, batch {args.batch}, median of {args.reps}; `evaluate` and the attacks run "
+          "bf16 autocast in NCHW where bf16 is native\n")
     print("Inference, images/s:\n")
     print("| model | " + " | ".join(LABELS[m] for m in args.modes) + " |")
     print("|---|" + "---:|" * len(args.modes))

@@ -1,7 +1,9 @@
 """Training throughput side by side, in one run: images/s of one optimizer step of the target
-classifier and of the CAFD denoiser, in fp32 NCHW, fp32 channels_last and bf16 autocast + channels_last.
+classifier and of the CAFD denoiser, in fp32 and bf16 autocast, each in NCHW and channels_last.
 
-  - VGG-19 classifier step: forward, cross-entropy, backward, SGD (what train-classifier does);
+  - VGG-19 classifier step: forward, cross-entropy, backward, SGD (what train-classifier does); with
+    ``--adversarial K``, the same step on a batch attacked first with L-inf PGD-K (K = 1: fast adversarial
+    training, FGSM from a random start; K = 10: the paper's AT), crafted by train-classifier's own code;
   - denoiser step, paper size: DUNET width 64 + the VGG-style discriminator, L_caf through a frozen VGG-19;
   - denoiser step, compact release: DUNET width 16 + discriminator, L_caf through a frozen ResNet-20.
 The denoiser step is training/denoiser/train.py's own ``train_step`` (D step, then C step), not a copy.
@@ -11,6 +13,8 @@ Weights are random (speed does not depend on them); repetitions are interleaved,
     python benchmarks/bench_train.py --modes fp32_nchw fp32_cl --reps 1   # a quick look
     python benchmarks/bench_train.py --classifiers resnet50 wrn28_20 --no-denoisers --modes bf16_cl --batch 32
                                                      # plan a classifier's training (epoch = 50,000 / img/s)
+    python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1 --no-denoisers --modes bf16_cl
+                                                     # plan a fast adversarial training
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is a s
 from bench_core import LABELS, MODES, median_times  # noqa: E402
 from cafd_zoo import create_model  # noqa: E402
 from cafd_zoo.precision import native_bf16  # noqa: E402
+from training.classifier.adversarial_training import PGDTraining, adversarial_batch  # noqa: E402
 from training.denoiser.config import DenoiserConfig  # noqa: E402
 from training.denoiser.losses import ClassActivationFeatureLoss  # noqa: E402
 from training.engine.distributed import World  # noqa: E402
@@ -38,14 +43,24 @@ def layout(mode: str) -> torch.memory_format:
     return torch.channels_last if mode.endswith("_cl") else torch.contiguous_format
 
 
-def classifier_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str) -> Callable[[], object]:
+def precision_of(mode: str) -> str:
+    return "bf16" if mode.startswith("bf16") else "fp32"
+
+
+def classifier_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str,
+                    adversarial: PGDTraining | None = None) -> Callable[[], object]:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
-    precision = "bf16" if mode == "bf16_cl" else "fp32"
+    precision = precision_of(mode)
+    generator = torch.Generator().manual_seed(0)
 
     def step() -> None:
-        model.to(memory_format=layout(mode)).train()
+        model.to(memory_format=layout(mode))
+        batch = x.contiguous(memory_format=layout(mode))
+        if adversarial is not None:
+            batch = adversarial_batch(adversarial, model, batch, y, generator=generator, precision=precision)
+        model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            logits = model(x.contiguous(memory_format=layout(mode)))
+            logits = model(batch)
         loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -54,7 +69,7 @@ def classifier_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mo
 
 
 def denoiser_step(classifier: torch.nn.Module, width: int, x: torch.Tensor, mode: str) -> Callable[[], object]:
-    precision = "bf16" if mode == "bf16_cl" else "fp32"
+    precision = precision_of(mode)
     config = DenoiserConfig(dataset="cifar10", denoiser_width=width, precision=precision, eval_examples=0)
     denoiser, discriminator = create_model("dunet", width=width), create_model("vgg_discriminator")
     classifier = classifier.eval().requires_grad_(False)
@@ -82,6 +97,9 @@ def main() -> None:
     parser.add_argument("--classifiers", nargs="+", default=["vgg19"], metavar="ARCH",
                         help="classifier architectures whose training step to time (default: vgg19)")
     parser.add_argument("--no-denoisers", action="store_true", help="time the classifier steps only")
+    parser.add_argument("--adversarial", type=int, metavar="K", default=0,
+                        help="also time each classifier's adversarial training step: PGD-K at eps 8/255 first "
+                             "(1: fast adversarial training; 10: the paper's AT)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
@@ -93,6 +111,11 @@ def main() -> None:
         for arch in args.classifiers:
             name = "VGG-19" if arch == "vgg19" else arch
             steps[(f"{name} classifier step (SGD)", mode)] = classifier_step(create_model(arch), x, y, mode)
+            if args.adversarial:
+                k = args.adversarial
+                spec = PGDTraining(steps=k, step_size=10 / 255 if k == 1 else 2 / 255)  # Wong et al.'s FGSM step
+                steps[(f"{name} classifier step, PGD-{k} adversarial training", mode)] = classifier_step(
+                    create_model(arch), x, y, mode, adversarial=spec)
         if not args.no_denoisers:
             steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
             steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
