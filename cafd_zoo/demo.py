@@ -21,7 +21,7 @@ from .cam import class_activation_map
 from .data import ImageSet
 from .figures import overlay, save_rows
 from .models import DefendedClassifier
-from .precision import autocast
+from .precision import autocast, to_attack_layout
 
 
 @dataclass
@@ -49,12 +49,13 @@ def run_demo(
         raise TypeError(f"the demo needs a DefendedClassifier release, got {type(model).__name__}")
     model.eval()
     bare, device = model.classifier, next(model.parameters()).device
+    layout = to_attack_layout(model, precision, device)  # type: ignore[arg-type]
     wrong = {key: 0 for key in ("clean_bare", "clean_def", "pgd_bare", "pgd_def", "cafa_bare", "cafa_def", "white_def")}
     shown: dict[str, torch.Tensor] = {}
     bar = tqdm(total=len(sample), desc="demo", unit="img", disable=not progress)
     for b, start in enumerate(range(0, len(sample), batch_size)):
         x, y = sample.batch(slice(start, start + batch_size))
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device).contiguous(memory_format=layout), y.to(device)
         gen = torch.Generator(device=device).manual_seed(seed * 1009 + b)
         with autocast(precision, device):  # type: ignore[arg-type]
             x_pgd = pgd(bare, x, y, eps=eps, steps=pgd_steps, generator=gen)

@@ -11,6 +11,7 @@ import functools
 from typing import Literal
 
 import torch
+from torch import nn
 
 Precision = Literal["auto", "bf16", "fp32"]
 
@@ -52,3 +53,17 @@ def autocast(precision: Precision, device: torch.device | str = "cpu") -> contex
     if resolve_precision(precision, device) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def attack_layout(precision: Precision, device: torch.device | str = "cpu") -> torch.memory_format:
+    """The memory layout attacks run fastest in: channels_last under bf16 (a PGD step on 250 CIFAR images, on a
+    2-core AMX Xeon: 1.23x through the VGG-19, 1.33x through DUNET + VGG-19, against NCHW), NCHW in fp32 (where
+    channels_last measured no faster, ``benchmarks/bench_core.py``). Only the layout changes, never the values."""
+    return torch.channels_last if resolve_precision(precision, device) == "bf16" else torch.contiguous_format
+
+
+def to_attack_layout(model: nn.Module, precision: Precision, device: torch.device | str = "cpu") -> torch.memory_format:
+    """Put ``model``'s 4-D weights in :func:`attack_layout` (in place) and return that layout for the inputs."""
+    layout = attack_layout(precision, device)
+    model.to(memory_format=layout)
+    return layout

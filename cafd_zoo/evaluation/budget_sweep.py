@@ -23,7 +23,7 @@ from ..code_version import code_commit, machine
 from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
-from ..precision import resolve_precision
+from ..precision import resolve_precision, to_attack_layout
 from .driver import count_errors, threats_by_target
 from .sanity_checks import format_checks
 from .threat_models import judged_model
@@ -67,6 +67,7 @@ def sweep(
     model.eval()
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
+    to_attack_layout(model, prec, device)  # type: ignore[arg-type]
     groups = threats_by_target(threats, model)
     sample = data.subset(n)
     key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731

@@ -21,7 +21,7 @@ from ..code_version import code_commit, machine
 from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
-from ..precision import autocast, resolve_precision
+from ..precision import attack_layout, autocast, resolve_precision, to_attack_layout
 from ..progress import progress
 from .adversarial_cache import AdversarialCache
 from .eot import random_generators, with_eot
@@ -102,7 +102,7 @@ def count_errors(
     wrong, clean_wrong = dict.fromkeys(judges, 0), dict.fromkeys(judges, 0)
     for b, first in enumerate(range(start, end, batch_size)):
         x, y = sample.batch(slice(first, min(first + batch_size, end)))
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device).contiguous(memory_format=attack_layout(precision, device)), y.to(device)  # type: ignore[arg-type]
         generator = torch.Generator(device=device).manual_seed(seed_base + b)
         with autocast(precision, device):  # type: ignore[arg-type]
             hit = cache.get(x, y, seed_base + b) if cache is not None else None
@@ -172,6 +172,9 @@ def run_evaluation(
         surrogate.model.eval()
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
+    for net in (model, surrogate.model if surrogate is not None else None):
+        if net is not None:
+            to_attack_layout(net, prec, device)
     sample = data.subset(n)
     finished = done_cells(results, release) if resume else set()
     commit, measured_on = code_commit(), machine(device)
