@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..attacks import build_attack
+from ..attacks import build_attack, get_attack
 from ..code_version import code_commit, machine
 from ..data import ImageSet
 from ..metrics_log import MetricsLog, read_metrics
@@ -50,19 +50,22 @@ def sweep(
     *,
     attack: str,
     threats: Sequence[str],
-    points: list[tuple[float, int]],
+    points: list[tuple[float, int | None]],
     n: int,
     batch_size: int = 250,
     seed: int = 0,
     precision: str = "auto",
 ) -> list[dict[str, Any]]:
     """Run ``attack`` under every threat model of ``threats`` at every (eps, steps) point on the first ``n`` images;
-    returns the rows. Threat models that attack the same model (bare and oblivious: the bare classifier) share one
+    returns the rows. An attack without a number of steps (AutoAttack, Square) runs each eps once, its rows'
+    ``steps`` None. Threat models that attack the same model (bare and oblivious: the bare classifier) share one
     crafting per point, judged once per threat model, as ``evaluate`` does."""
     norm = build_attack(attack).params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
     if norm != "Linf":
         raise ValueError(f"sweep varies an L-inf eps, which {attack!r} does not have (its budget: {norm}); "
                          "sweep an L-inf attack such as pgd_n, cafa or autoattack")
+    if get_attack(attack).steps is None:  # AutoAttack, Square: their budget is eps alone
+        points = list(dict.fromkeys((eps, None) for eps, _ in points))
     results = Path(results)
     model.eval()
     device = next(model.parameters()).device
@@ -81,7 +84,8 @@ def sweep(
                 todo = [t for t in names if key(rows[t]) not in done]
                 if not todo:
                     continue
-                built = build_attack(attack, eps=eps, steps=steps, seed=seed, step_size=pgd_step_size(eps, steps))
+                built = build_attack(attack, eps=eps, steps=steps, seed=seed,
+                                     step_size=pgd_step_size(eps, steps) if steps is not None else None)
                 tick = time.perf_counter()
                 wrong = count_errors(built, target, {t: judged_model(t, model) for t in todo}, sample, 0, n,
                                      batch_size=batch_size, seed_base=seed * 1_000_003, device=device, precision=prec,
@@ -98,8 +102,9 @@ def sweep(
 def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -> list[dict[str, Any]]:
     """The three gradient-masking checks on a sweep's rows (those that the rows allow)."""
     checks = []
-    by_eps = sorted((r for r in rows if r["steps"] == base_steps), key=lambda r: r["eps"])
-    by_steps = sorted((r for r in rows if abs(r["eps"] - base_eps) < 1e-9), key=lambda r: r["steps"])
+    by_eps = sorted((r for r in rows if r["steps"] in (base_steps, None)), key=lambda r: r["eps"])
+    by_steps = sorted((r for r in rows if abs(r["eps"] - base_eps) < 1e-9 and r["steps"] is not None),
+                      key=lambda r: r["steps"])
     for name, series, field in (("eps", by_eps, "eps"), ("steps", by_steps, "steps")):
         if len(series) > 1:
             drops = [(a, b) for a, b in zip(series, series[1:]) if b["error_rate"] < a["error_rate"]]
@@ -115,8 +120,8 @@ def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -
 
 def format_sweep(rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
     lines = ["| eps | steps | n | error | seconds |", "|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["steps"], r["eps"])):
-        lines.append(f"| {_label('eps', r['eps'])} | {r['steps']} | {r['n']} | {100 * r['error_rate']:.2f}% | {r['seconds']:.1f} |")
+    for r in sorted(rows, key=lambda r: (r["steps"] or 0, r["eps"])):
+        lines.append(f"| {_label('eps', r['eps'])} | {r['steps'] or '-'} | {r['n']} | {100 * r['error_rate']:.2f}% | {r['seconds']:.1f} |")
     return "\n".join(lines) + "\n\ngradient-masking checks:\n" + format_checks(checks)
 
 

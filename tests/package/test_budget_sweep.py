@@ -73,3 +73,26 @@ def test_bare_and_oblivious_share_one_crafting_per_point(tmp_path, monkeypatch):
     judged.clear()
     assert cafd_main(argv[:-6] + ["--threat", "oblivious", "--precision", "fp32", "--out", str(out)]) == 0
     assert judged == [] and len(read_metrics(out)) == 6  # a rerun of one of them recomputes nothing
+
+
+def test_an_attack_without_steps_sweeps_eps_alone(tmp_path, monkeypatch, capsys):
+    """AutoAttack's budget is eps: one row per eps, steps None, and no steps series to check. (The attack itself is
+    replaced by a count: AutoAttack runs in the attack-suite tests; here only the sweep's bookkeeping is tested.)"""
+    import cafd_zoo.evaluation.budget_sweep as budget_sweep
+
+    zoo = build_tiny_zoo(tmp_path / "zoo")
+    monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
+    monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
+    built = []
+    monkeypatch.setattr(budget_sweep, "count_errors",
+                        lambda attack, target, judges, *a, **k: built.append(attack.params) or ({t: 1 for t in judges}, {}))
+    out = tmp_path / "sweep.jsonl"
+    argv = ["sweep", "--model", NAME, "--embedded", "--n", "2", "--batch-size", "2", "--attack", "autoattack",
+            "--eps", "2,8", "--steps", "5,10", "--threat", "bare", "--precision", "fp32", "--out", str(out)]
+    assert cafd_main(argv) == 0
+    rows = read_metrics(out)
+    assert sorted((round(r["eps"] * 255), r["steps"]) for r in rows) == [(2, None), (8, None)]
+    assert len(built) == 2 and all("steps" not in params for params in built)
+    checks = sweep_checks(rows, 8 / 255, 20)
+    assert [c["check"] for c in checks] == ["error does not fall as eps grows"]
+    assert "| 8/255 | - | 2 |" in capsys.readouterr().out

@@ -127,3 +127,11 @@ def test_training_curve_says_whether_the_denoiser_stopping_rule_is_met(tmp_path,
     rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
     assert rule["met_at"] == 6 and rule["met"] is False  # the last epoch gained 1.5 clean points over two
     assert rule["metrics"]["probe_purified_natural"]["last_gain_points"] == 1.5
+
+
+def test_figure6_names_no_steps_for_an_attack_without_them(tmp_path):
+    rows = [sweep_row("cafd_vgg19_cifar10", "oblivious", eps, None, errors) | {"attack": "autoattack"}
+            for eps, errors in ((6, 10), (16, 40))]
+    png = tmp_path / "fig6.png"
+    assert training_main(["figure", "6", str(write(tmp_path / "aa.jsonl", rows)), "--out", str(png)]) == 0
+    assert [line["label"] for line in drawn(png)["lines"]] == ["CAFD + VGG-19, oblivious, autoattack"]

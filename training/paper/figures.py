@@ -67,7 +67,8 @@ def figure6(paths: Sequence[str | Path], out: str | Path, *, eps_min: float = 6 
         if len(points) < 2:
             continue
         eps = sorted(points)
-        line = {"label": f"{_model_label(release, threat)}, {THREAT_LABELS[threat]}, {attack} ({steps} steps)",
+        budget = f" ({steps} steps)" if steps is not None else ""  # AutoAttack: eps is its whole budget
+        line = {"label": f"{_model_label(release, threat)}, {THREAT_LABELS[threat]}, {attack}{budget}",
                 "release": release, "threat_model": threat, "attack": attack, "steps": steps,
                 "n": [points[e]["n"] for e in eps], "eps_255": eps,
                 "error_rate_pct": [round(100 * points[e]["error_rate"], 4) for e in eps]}

@@ -86,14 +86,16 @@ embedded() {  # what tests/training/test_release_store.py checks on every stored
     --out "$OUT/embedded.jsonl"
 }
 
-figure6() {  # error against eps, 6/255 to 16/255: PGD_N under each threat model (bare and oblivious crafted once,
-  # judged twice), PGD_T in the paper's setting
+figure6() {  # error against eps, 6/255 to 16/255, as the paper's Figure 6: PGD_N under each threat model (bare and
+  # oblivious crafted once, judged twice), PGD_T and AA_N in the paper's setting
   for threat in bare,oblivious whitebox; do
     $PY -m cafd_zoo sweep --model "$DEFENDED" --data "$DATA" --n 500 --attack pgd_n --threat "$threat" \
       --eps 6,8,10,12,14,16 --steps 20 --out "$OUT/sweep_eps6to16.jsonl"
   done
   $PY -m cafd_zoo sweep --model "$DEFENDED" --data "$DATA" --n 500 --attack pgd_t --threat oblivious \
     --eps 6,8,10,12,14,16 --steps 20 --out "$OUT/sweep_eps6to16.jsonl"
+  $PY -m cafd_zoo sweep --model "$DEFENDED" --data "$DATA" --n 500 --attack autoattack --threat bare,oblivious \
+    --eps 6,8,10,12,14,16 --out "$OUT/sweep_eps6to16.jsonl"
   $PY -m training figure 6 "$OUT/sweep_eps6to16.jsonl" --out "$OUT/figure6_error_vs_eps.png"
 }
 
