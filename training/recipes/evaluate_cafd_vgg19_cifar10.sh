@@ -15,8 +15,10 @@
 # 2-core Intel Xeon (bench_core.py: a bf16 PGD step of 256 VGG-19 images in 1.64 s; 0.60 s on the EPYC that trained
 # the release), per 1,000 images: PGD_N 186 s, PGD_T 153 s, TI-DIM 102 s, CAFA-100 845 s, AutoAttack 663 s, DDN
 # 766 s, FWA 1,598 s per 500 (bare and oblivious crafted once), BPDA PGD-20 232 s, white-box PGD-20 434 s, white-box
-# AutoAttack 1,577 s. So headline ~15 min, table1 ~1.6 h, table3 ~35 min plus white-box DDN, table1_10k ~3.2 h;
-# figure6, white-box DDN, STA and STA_T are not timed yet.
+# AutoAttack 1,577 s, white-box DDN 1,211 s. Those ran NCHW; since commit 52d3781 the attacks run channels_last:
+# PGD_N 146 s per 1,000 (bare and oblivious at once), Figure 6 about 42 min (six budgets on 500 images: PGD_N
+# bare and oblivious 223 s, white-box 559 s, PGD_T 272 s, AA_N 1,477 s), the demo 72 s. STA and STA_T are not
+# timed yet.
 #
 # seed: rows already committed in results/ (a stretch on another machine) are copied into an empty OUT, so a
 # fresh machine goes on where the last one stopped instead of measuring them again.
@@ -71,7 +73,7 @@ table1_10k() {  # the cells the paper's issue asks on all 10,000 test images; th
     --out "$OUT/table1.jsonl"
 }
 
-table1_sta() {  # STA and STA_T last: 5 constant searches x 100 L-BFGS iterations, about 1.5 h each on a VGG-19 here
+table1_sta() {  # STA and STA_T last: 5 constant searches x 100 L-BFGS iterations each, the costliest cells (untimed)
   evaluate --model "$DEFENDED" --attacks sta,sta_t --threat bare,oblivious --n 1000 --out "$OUT/table1.jsonl"
 }
 
