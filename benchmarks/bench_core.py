@@ -117,7 +117,7 @@ def main() -> None:
 
     print(f"CPU capability {results['cpu']} (native bf16: {results['native_bf16']}), {results['threads']} threads, "
           f"torch {torch.__version__}, batch {args.batch}, median of {args.reps}; `evaluate` and the attacks run "
-          "bf16 autocast in NCHW where bf16 is native\n")
+          "bf16 autocast + channels_last where bf16 is native\n")
     print("Inference, images/s:\n")
     print("| model | " + " | ".join(LABELS[m] for m in args.modes) + " |")
     print("|---|" + "---:|" * len(args.modes))
@@ -128,7 +128,7 @@ def main() -> None:
         print(f"| ratio: {name.split(', ', 1)[1]} / bare | "
               + " | ".join(f"{img_s[(name, m)] / img_s[(bare, m)]:.2f}x" for m in args.modes) + " |")
     for m in args.modes[1:]:
-        print(f"| ratio: {LABELS[m]} / fp32 NCHW, bare | " + " | ".join(
+        print(f"| ratio: {LABELS[m]} / {LABELS[args.modes[0]]}, bare | " + " | ".join(
             f"{img_s[(bare, m)] / img_s[(bare, args.modes[0])]:.2f}x" if mm == m else "" for mm in args.modes) + " |")
     if attack_modes:
         print("\nOne attack step on VGG-19 (forward + backward to the input), seconds:\n")

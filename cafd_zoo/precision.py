@@ -56,9 +56,9 @@ def autocast(precision: Precision, device: torch.device | str = "cpu") -> contex
 
 
 def attack_layout(precision: Precision, device: torch.device | str = "cpu") -> torch.memory_format:
-    """The memory layout attacks run fastest in: channels_last under bf16 (a PGD step on 250 CIFAR images, on a
-    2-core AMX Xeon: 1.23x through the VGG-19, 1.33x through DUNET + VGG-19, against NCHW), NCHW in fp32 (where
-    channels_last measured no faster, ``benchmarks/bench_core.py``). Only the layout changes, never the values."""
+    """The memory layout attacks run fastest in: channels_last under bf16 (on a 2-core AMX Xeon, a VGG-19 PGD step
+    1.12x faster than NCHW in ``benchmarks/bench_core.py``, and the evaluation's PGD-20 cells 1.27x), NCHW in fp32
+    (where channels_last measured no faster). Only the layout changes, never the values."""
     return torch.channels_last if resolve_precision(precision, device) == "bf16" else torch.contiguous_format
 
 
