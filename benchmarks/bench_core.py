@@ -2,7 +2,7 @@
 
 Prints, for the CIFAR VGG-19 (random weights: speed does not depend on their values):
   1. inference img/s of the bare classifier and of the DefendedClassifier (official DUNET),
-     in fp32 and bf16 autocast, each in NCHW and channels_last (``evaluate`` runs bf16 NCHW);
+     in fp32 and bf16 autocast, each in NCHW and channels_last (the attacks run bf16 + channels_last);
   2. the cost of one CAFA step relative to one plain PGD step (cross-entropy, same model, batch,
      precision), each measured as (time of k2 steps - time of k1 steps) / (k2 - k1), so the
      one-off work (Phi(x), the random start) cancels.
@@ -32,14 +32,20 @@ LABELS = {"fp32_nchw": "fp32 NCHW", "fp32_cl": "fp32 + channels_last",
           "bf16_nchw": "bf16 autocast, NCHW", "bf16_cl": "bf16 autocast + channels_last"}
 
 
+def precision_of(mode: str) -> str:
+    return "bf16" if mode.startswith("bf16") else "fp32"
+
+
+def layout(mode: str) -> torch.memory_format:
+    return torch.channels_last if mode.endswith("_cl") else torch.contiguous_format
+
+
 def precision_context(mode: str) -> contextlib.AbstractContextManager:
-    return autocast("bf16" if mode.startswith("bf16") else "fp32")
+    return autocast(precision_of(mode))  # type: ignore[arg-type]
 
 
 def prepare(model: torch.nn.Module, x: torch.Tensor, mode: str) -> tuple[torch.nn.Module, torch.Tensor]:
-    if mode.endswith("_cl"):
-        return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    return model.to(memory_format=torch.contiguous_format), x.contiguous()
+    return model.to(memory_format=layout(mode)), x.contiguous(memory_format=layout(mode))
 
 
 def timed(fn: Callable[[], object]) -> float:

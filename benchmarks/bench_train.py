@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is a source tree, not an installed package
 
-from bench_core import LABELS, MODES, median_times  # noqa: E402
+from bench_core import LABELS, MODES, layout, median_times, precision_of  # noqa: E402
 from cafd_zoo import create_model  # noqa: E402
 from cafd_zoo.precision import native_bf16  # noqa: E402
 from training.classifier.adversarial_training import PGDTraining, adversarial_batch  # noqa: E402
@@ -37,14 +37,6 @@ from training.denoiser.config import DenoiserConfig  # noqa: E402
 from training.denoiser.losses import ClassActivationFeatureLoss  # noqa: E402
 from training.engine.distributed import World  # noqa: E402
 from training.denoiser.train import train_step  # noqa: E402
-
-
-def layout(mode: str) -> torch.memory_format:
-    return torch.channels_last if mode.endswith("_cl") else torch.contiguous_format
-
-
-def precision_of(mode: str) -> str:
-    return "bf16" if mode.startswith("bf16") else "fp32"
 
 
 def classifier_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str,

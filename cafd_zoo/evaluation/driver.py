@@ -100,9 +100,10 @@ def count_errors(
     and count, per judge, the adversarial and (with ``clean``) the clean images it gets wrong. With ``cache`` (for a
     bare classifier as ``target``), a batch crafted before is read instead of crafted again."""
     wrong, clean_wrong = dict.fromkeys(judges, 0), dict.fromkeys(judges, 0)
+    layout = attack_layout(precision, device)  # type: ignore[arg-type]
     for b, first in enumerate(range(start, end, batch_size)):
         x, y = sample.batch(slice(first, min(first + batch_size, end)))
-        x, y = x.to(device).contiguous(memory_format=attack_layout(precision, device)), y.to(device)  # type: ignore[arg-type]
+        x, y = x.to(device).contiguous(memory_format=layout), y.to(device)
         generator = torch.Generator(device=device).manual_seed(seed_base + b)
         with autocast(precision, device):  # type: ignore[arg-type]
             hit = cache.get(x, y, seed_base + b) if cache is not None else None
@@ -167,14 +168,11 @@ def run_evaluation(
     results = Path(results)
     if results.exists() and not resume and done_cells(results, release):
         raise FileExistsError(f"{results} already holds results for {release}: pass --resume to continue, or another --out")
-    model.eval()
-    if surrogate is not None:
-        surrogate.model.eval()
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
-    for net in (model, surrogate.model if surrogate is not None else None):
-        if net is not None:
-            to_attack_layout(net, prec, device)
+    to_attack_layout(model.eval(), prec, device)
+    if surrogate is not None:
+        to_attack_layout(surrogate.model.eval(), prec, device)
     sample = data.subset(n)
     finished = done_cells(results, release) if resume else set()
     commit, measured_on = code_commit(), machine(device)
