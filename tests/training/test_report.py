@@ -27,7 +27,7 @@ def test_table1_layout(tmp_path, capsys):
     assert training_main(["report", str(results), "--attacks", "pgd_n,cafa", "--out", str(tmp_path / "t.md")]) == 0
     expected = ("Error rate (%) under the oblivious threat model, first n = 20 test images\n\n"  # no budget recorded
                 "| defense | clean | pgd_n | cafa |\n|---|---:|---:|---:|\n"
-                "| cafd_vgg19 | 5.0 | 15.0 | 20.0 |\n| jpeg_vgg19 | 10.0 | 50.0 | - |\n")
+                "| cafd_vgg19 | 5.00 | 15.00 | 20.00 |\n| jpeg_vgg19 | 10.00 | 50.00 | - |\n")
     assert (tmp_path / "t.md").read_text() == expected
     assert capsys.readouterr().out == expected
 

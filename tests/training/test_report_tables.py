@@ -161,4 +161,5 @@ def test_table1_with_paper_rows_and_the_clean_error_of_the_largest_n(tmp_path):
     ])
     lines = table1(results, paper=True).splitlines()
     assert lines[2] == "| defense | clean | pgd_n |"  # "none" is the clean column, not an attack column
-    assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.0 | 20.0 |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]
+    assert lines[0].endswith("n test images in brackets")  # 100 and 10 images: each cell says its n
+    assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.00 (100) | 20.00 (10) |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]

@@ -27,14 +27,20 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
     budget = _eps([cell for cells in rows.values() for cell in cells.values()])
     budget = "" if budget == "none" else f", L-inf eps {budget}"
-    lines = [f"Error rate (%) under the {threat} threat model{budget}, first n = {', '.join(map(str, ns))} test images",
+    mixed = len(ns) > 1  # then each cell says its n: a 10,000-image cell and a 1,000-image one are not equally sure
+    where = "n test images in brackets" if mixed else f"first n = {ns[0] if ns else 0} test images"
+    lines = [f"Error rate (%) under the {threat} threat model{budget}, {where}",
              "", "| defense | clean | " + " | ".join(attacks) + " |", "|---|---:|" + "---:|" * len(attacks)]
+
+    def rate(value: float, n: int) -> str:  # two decimals, as the paper prints: 10,000 images resolve 0.01 point
+        return _cell(value, n) if mixed else f"{100 * value:.2f}"
+
     for release, cells in rows.items():
         if not cells:
             continue
-        clean = max(cells.values(), key=lambda cell: cell["n"])["clean_error"]
-        values = [f"{100 * cells[a]['error_rate']:.1f}" if a in cells else "-" for a in attacks]
-        lines.append(f"| {release} | {100 * clean:.1f} | " + " | ".join(values) + " |")
+        largest = max(cells.values(), key=lambda cell: cell["n"])
+        values = [rate(cells[a]["error_rate"], cells[a]["n"]) if a in cells else "-" for a in attacks]
+        lines.append(f"| {release} | {rate(largest['clean_error'], largest['n'])} | " + " | ".join(values) + " |")
         _, defense, dataset = describe(release)
         published = table1_row(dataset, defense) if paper and threat == "oblivious" else None
         if published:
