@@ -87,12 +87,13 @@ def test_records_of_earlier_runs_still_match_and_adaptive_ones_say_what_differs(
 
 
 def test_shipped_issue14_configs_are_the_recipes_they_say():
-    classifier = load_config(CONFIGS / "resnet20_cifar10_fastat.yaml")
-    assert classifier.architecture == "resnet20" and classifier.label_smoothing == 0 and 15 <= classifier.epochs <= 20
-    assert classifier.schedule.kind == "onecycle"
-    assert classifier.adversarial == PGDTraining(eps=EPS, steps=1, step_size=10 / 255, random_start=True)  # Wong et al.
-    paper = load_denoiser_config(CONFIGS / "denoiser" / "cafd_denoiser_resnet20at_cifar10_compact.yaml")
-    adaptive = load_denoiser_config(CONFIGS / "denoiser" / "cafd_denoiser_resnet20at_cifar10_compact_adaptive.yaml")
+    for arch in ("resnet20", "wrn16_4"):  # the recipe's ARCH choices: the same fast adversarial training
+        classifier = load_config(CONFIGS / f"{arch}_cifar10_fastat.yaml")
+        assert classifier.architecture == arch and classifier.label_smoothing == 0 and 15 <= classifier.epochs <= 20
+        assert classifier.schedule.kind == "onecycle"
+        assert classifier.adversarial == PGDTraining(eps=EPS, steps=1, step_size=10 / 255, random_start=True)  # Wong
+    paper = load_denoiser_config(CONFIGS / "denoiser" / "cafd_denoiser_at_cifar10_compact.yaml")
+    adaptive = load_denoiser_config(CONFIGS / "denoiser" / "cafd_denoiser_at_cifar10_compact_adaptive.yaml")
     compact = load_denoiser_config(CONFIGS / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")
     probe = {"probe_split": "train_holdout", "probe_pgd_steps": 10, "probe_whitebox_pgd_steps": 10}
     assert paper == dataclasses.replace(compact, **probe)  # the compact release's recipe; only the probe differs
