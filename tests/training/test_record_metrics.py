@@ -94,3 +94,18 @@ def test_the_machine_evaluate_recorded_wins_over_the_one_described(stored):
     metrics = load_manifest(tmp_path / "manifest.json").releases["tiny_classifier"]["metrics"]
     assert {m["machine"] for m in metrics} == {"box A"}  # not --machine's "test box"
 
+
+
+def test_several_results_files_give_one_clean_error_per_image_source(stored, capsys):
+    """Table 1's file (10,000 clean images), Table 3's (1,000) and the embedded sample's (200): one clean metric
+    from the largest test-set evaluation, one from the embedded sample, and every attack of each file."""
+    tmp_path, argv = stored
+    (tmp_path / "small.jsonl").write_text(evaluate_rows("tiny_classifier", errors=90, n=100))
+    embedded = evaluate_rows("tiny_classifier", errors=45, n=50).replace('"images": "test"', '"images": "embedded"')
+    (tmp_path / "embedded.jsonl").write_text(embedded)
+    argv += ["--results", str(tmp_path / "small.jsonl"), "--results", str(tmp_path / "embedded.jsonl")]
+    assert training_main(argv) == 0
+    metrics = load_manifest(tmp_path / "manifest.json").releases["tiny_classifier"]["metrics"]
+    clean = [(m["n"], "--embedded" in m["command"]) for m in metrics if m["threat_model"] == "clean"]
+    assert sorted(clean) == [(50, True), (500, False)]  # not the 100-image one
+    assert sorted(m["n"] for m in metrics if m["attack"] == "pgd_n") == [50, 100, 500]

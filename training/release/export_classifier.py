@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from ..classifier.config import differences_from_record, load_config
 from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
-from .result_metrics import metrics_from_results
+from .result_metrics import metrics_from_files
 
 DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN"}
 
@@ -73,8 +73,7 @@ def _with_results(trained: dict[str, Any], results: list[str | Path] | None, rel
                   machine: str | None) -> list[dict[str, Any]]:
     """The training run's clean error, then the metrics of ``results``; a clean error measured on the exported
     release on as many images replaces the run's (it is the number of the weights a user loads)."""
-    measured = [m for file in results or [] for m in metrics_from_results(file, release, data_flag="--data DIR",
-                                                                             machine=machine)]
+    measured = metrics_from_files(results or [], release, data_flag="--data DIR", machine=machine)
     same = any(m["threat_model"] == "clean" and m["n"] == trained["n"] for m in measured)
     return ([] if same else [trained]) + measured
 

@@ -23,7 +23,7 @@ from ..denoiser.baseline_config import PAPERS
 from ..denoiser.config_file import load_denoiser_config
 from ..denoiser.train import WEIGHTS, denoiser_architecture, denoiser_args
 from .export import Component, ReleaseSpec, export_release
-from .result_metrics import metrics_from_results
+from .result_metrics import metrics_from_files
 
 _METHOD_NAMES = {"cafd": "CAFD DUNET", "hgd": "HGD DUNET (guided loss)", "ape_g": "APE-G generator"}
 
@@ -88,7 +88,7 @@ def export_defended(
         kind="defended", dataset=config.dataset, num_classes=classifier_info["num_classes"],
         summary=summary or f"A {_METHOD_NAMES[config.method]} (width {config.denoiser_width}) in front of "
                            f"{classifier_release}.",
-        metrics=[m for file in results or [] for m in metrics_from_results(file, release, data_flag=data_flag, machine=machine)],
+        metrics=metrics_from_files(results or [], release, data_flag=data_flag, machine=machine),
         training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"), "seed": config.seed,
                   "commands": commands or []},
         deviations=deviations or {"from_paper": [], "from_official_code": []},

@@ -9,7 +9,7 @@ from typing import Any
 from cafd_zoo.manifest import load_manifest
 
 from .manifest_io import update_manifest
-from .result_metrics import metrics_from_results
+from .result_metrics import metrics_from_files
 
 _STATUS_ORDER = ("embedded", "published", "stored")  # the pair is only as available as its least available part
 
@@ -52,7 +52,7 @@ def export_transfer(
         "dataset": classifier["dataset"], "num_classes": classifier["num_classes"],
         "components": {"denoiser": denoiser["components"]["denoiser"], "classifier": classifier["components"]["classifier"]},
         "input": classifier["input"],
-        "metrics": [m for file in results or [] for m in metrics_from_results(file, release, data_flag=data_flag, machine=machine)],
+        "metrics": metrics_from_files(results or [], release, data_flag=data_flag, machine=machine),
         "training": {k: v for k, v in denoiser["training"].items() if k != "commands"} | {"commands": commands or []},
         "deviations": denoiser["deviations"], "license": denoiser["license"], "paper": denoiser["paper"],
     }

@@ -19,7 +19,7 @@ from cafd_zoo.manifest import load_manifest
 from .manifest_io import update_manifest
 from .model_card import render_model_card
 from .publish import mirror_commit
-from .result_metrics import metrics_from_results
+from .result_metrics import metrics_from_files
 
 
 def _owned_folders(name: str, info: dict[str, Any], store: Path) -> dict[str, tuple[str, Path]]:
@@ -53,7 +53,7 @@ def record_metrics(name: str, results: list[str | Path], manifest_path: str | Pa
                                 "wrote (nothing was changed)")
     manifest = load_manifest(manifest_path)
     info = manifest.info(name)
-    metrics = [m for file in results for m in metrics_from_results(file, name, data_flag=data_flag, machine=machine)]
+    metrics = metrics_from_files(results, name, data_flag=data_flag, machine=machine)
     owned = _owned_folders(name, info, Path(store)) if store is not None else {}
     release = manifest.releases[name] | {"metrics": metrics}
     cards = {weights_id: (folder / "README.md", (folder / "README.md").read_bytes()) for weights_id, (_, folder) in owned.items()}
