@@ -4,8 +4,14 @@ The paper's oblivious setting crafts on the bare classifier and judges through e
 of the same classifier (CAFD, HGD, APE-G, JPEG, TVM, a fine-tuned denoiser; this session's or a later one's) is
 judged on the very same examples. A batch's file is named by the sha256 of everything that decides its content (the
 classifier's weights, the attack and its parameters, the generator seed, the precision, the device type, torch's
-version and the images and labels themselves), so a hit is exactly what crafting again would give, and an evaluation
-with the cache writes the same rows as one without. Files are safetensors, written atomically; never pickles.
+version and the images and labels themselves), so a hit is what crafting again would give, and an evaluation with
+the cache writes the same rows as one without. One exception, on purpose: the memory layout the attack ran in
+(NCHW before commit 52d3781, channels_last since, under bf16) is not in the key. It changes only the rounding of
+the same computation, and leaving it out keeps every defense in front of a classifier judged on the very examples
+its earlier rows were (the paper release's first 1,000 images of each attack were crafted NCHW). So a hit may not
+be bit-identical to crafting again; a minimum-norm attack (DDN), whose examples sit on the decision boundary, can
+then be judged by the bare classifier a little below the 100% it had when crafted. Files are safetensors, written
+atomically; never pickles.
 """
 from __future__ import annotations
 
