@@ -28,21 +28,15 @@ import torch
 
 from cafd_zoo import cafa, create_model
 from cafd_zoo.attacks import pgd
-from cafd_zoo.precision import native_bf16
+from cafd_zoo.precision import autocast, native_bf16
+from bench_core import LABELS, MODES, precision_of
+from bench_core import prepare as in_mode  # the model is converted in place, so every entry re-applies its layout
 
-MODES = ("fp32_nchw", "fp32_cl", "bf16_cl")
-LABELS = {"fp32_nchw": "fp32 NCHW", "fp32_cl": "fp32 + channels_last", "bf16_cl": "bf16 autocast + channels_last"}
 EPS, STEP = 8 / 255, 2 / 255
 
 
-def in_mode(model: torch.nn.Module, x: torch.Tensor, mode: str) -> tuple[torch.nn.Module, torch.Tensor]:
-    """The model and batch in the mode's memory layout (the model is converted in place, so every entry re-applies)."""
-    layout = torch.channels_last if mode.endswith("_cl") else torch.contiguous_format
-    return model.to(memory_format=layout), x.contiguous(memory_format=layout)
-
-
 def precision(mode: str, device: torch.device) -> contextlib.AbstractContextManager:
-    return torch.autocast(device.type, dtype=torch.bfloat16) if mode == "bf16_cl" else contextlib.nullcontext()
+    return autocast(precision_of(mode), device)  # type: ignore[arg-type]
 
 
 def attacks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
