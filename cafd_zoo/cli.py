@@ -18,6 +18,7 @@ from .evaluation.commands import add_cafd_commands
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
+from .metrics_table import metrics_table
 from .mirror import DEFAULT_TIMEOUT, serve
 from .models import create_model, list_architectures
 from .weight_sources import RELEASE_STORE_ENV, release_store
@@ -79,7 +80,11 @@ def _info(args: argparse.Namespace) -> int:
             print(f"    sha256 {f['sha256']}")
     print(f"  load: {_how_to_load(args.name, info)}")
     print("  metrics:" + ("" if info["metrics"] else " none measured yet"))
-    for m in info["metrics"]:
+    for line in metrics_table(info["metrics"]):
+        print(f"    {line}")
+    if info["metrics"] and not args.commands:
+        print(f"    (`cafd info {args.name} --commands`: the command that measured each, and the attacks' parameters)")
+    for m in info["metrics"] if args.commands else []:
         judged = f"{m.get('target', ''):<10} " if "target" in m else ""
         print(f"    {judged}{m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  n={m['n']}  {json.dumps(m['budget'])}")
         print(f"      command: {m['command']}")
@@ -216,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Architecture, files, sizes, checksums, metrics with their commands, provenance and deviations.")
     p.add_argument("name", help="a release name, as `cafd list` prints it")
     p.add_argument("--json", action="store_true", help="print the manifest entry as JSON instead")
+    p.add_argument("--commands", action="store_true",
+                   help="also list every metric with its attack parameters and the command that measured it")
     p.set_defaults(func=_info)
 
     p = sub.add_parser("download", help="fetch and verify a release into the cache, for offline use later",

@@ -90,3 +90,26 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     done = subprocess.run(f"{sys.executable} -m cafd_zoo info cafd_resnet20_cifar10 | head -c 10",
                           shell=True, capture_output=True, text=True, timeout=120)
     assert done.stdout == "cafd_resne" and "Traceback" not in done.stderr and "Broken pipe" not in done.stderr
+
+
+def test_info_puts_each_attack_on_one_line_with_a_column_per_threat_model(capsys):
+    from cafd_zoo.metrics_table import metrics_table
+
+    def metric(target, threat, attack, rate, n, steps=20, command="cafd evaluate --data DIR"):
+        return {"target": target, "threat_model": threat, "attack": attack, "error_rate": rate, "n": n,
+                "budget": {"steps": steps} if attack != "none" else {}, "command": command}
+
+    lines = metrics_table([metric("classifier", "clean", "none", 0.07, 1000), metric("classifier", "clean", "none", 0.0729, 10000),
+                           metric("defended", "clean", "none", 0.095, 200, command="cafd evaluate --embedded --n 200"),
+                           metric("classifier", "whitebox", "pgd_n", 1.0, 10000), metric("defended", "oblivious", "pgd_n", 0.1904, 10000),
+                           metric("defended", "bpda", "pgd_n", 0.545, 1000, steps=10)])
+    assert lines[:2] == ["clean, classifier alone: 7.29% (n=10,000)", "clean, with the defense, embedded sample: 9.50% (n=200)"]
+    header, *rows = lines[3:]
+    assert header.split() == ["attack", "classifier", "alone", "oblivious", "BPDA"]
+    assert rows[0].split() == ["pgd_n,", "20", "steps", "100.00", "(10,000)", "19.04", "(10,000)", "-"]
+    assert rows[1].split() == ["pgd_n,", "10", "steps", "-", "-", "54.50", "(1,000)"]
+    assert main(["info", "cafd_vgg19_cifar10", "--commands"]) == 0
+    out = capsys.readouterr().out
+    assert "error % under attack" in out and "command: cafd evaluate --model cafd_vgg19_cifar10" in out
+    assert main(["info", "cafd_vgg19_cifar10"]) == 0
+    assert "command: cafd evaluate" not in capsys.readouterr().out  # only on request

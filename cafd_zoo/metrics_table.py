@@ -1,0 +1,62 @@
+"""A release's manifest metrics as ``cafd info`` prints them: one line per attack, one column per threat model.
+
+The manifest keeps one record per (attack, threat model, judged model), each with its command; a reader wants to
+see at a glance what the defense removes and what an attacker who knows it gets back, so the same attack's cells
+stand side by side (n in brackets, since cells can be measured on different numbers of images).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .evaluation.params import recorded_steps
+
+COLUMNS = {"bare": "classifier alone", "oblivious": "oblivious", "bpda": "BPDA", "whitebox": "white-box",
+           "graybox": "gray-box"}
+
+
+def column(metric: dict[str, Any]) -> str:
+    """The column of an attack metric: the bare classifier attacked directly is "bare", whatever else it says."""
+    return "bare" if metric.get("target") == "classifier" else metric["threat_model"]
+
+
+def row_label(metric: dict[str, Any], several_steps: set[str]) -> str:
+    label = metric["attack"]
+    if metric["attack"] in several_steps:
+        label += f", {recorded_steps(metric['budget'])} steps"
+    if "--embedded" in metric.get("command", ""):
+        label += ", embedded sample"
+    return label
+
+
+def cell(metric: dict[str, Any]) -> str:
+    return f"{100 * metric['error_rate']:.2f} ({metric['n']:,})"
+
+
+def metrics_table(metrics: list[dict[str, Any]]) -> list[str]:
+    """Lines: the clean errors, then a table of attacks x threat models (error %, n in brackets)."""
+    lines = []
+    clean: dict[str, dict[str, Any]] = {}  # one per judged model and image source: the one on the most images
+    for m in (m for m in metrics if m["threat_model"] == "clean"):
+        judged = "classifier alone" if m.get("target") == "classifier" else "with the defense"
+        key = judged + (", embedded sample" if "--embedded" in m.get("command", "") else "")
+        if key not in clean or m["n"] > clean[key]["n"]:
+            clean[key] = m
+    lines += [f"clean, {key}: {100 * m['error_rate']:.2f}% (n={m['n']:,})" for key, m in clean.items()]
+    attacks = [m for m in metrics if m["threat_model"] != "clean"]
+    if not attacks:
+        return lines
+    steps: dict[str, set[int | None]] = {}
+    for m in attacks:
+        steps.setdefault(m["attack"], set()).add(recorded_steps(m["budget"]))
+    several = {a for a, counts in steps.items() if len(counts) > 1}
+    cells: dict[str, dict[str, str]] = {}
+    for m in attacks:
+        cells.setdefault(row_label(m, several), {})[column(m)] = cell(m)
+    columns = [c for c in COLUMNS if any(c in row for row in cells.values())]
+    width = max(len("attack"), *(len(label) for label in cells))
+    cell_width = {c: max(len(COLUMNS[c]), *(len(row.get(c, "-")) for row in cells.values())) for c in columns}
+    lines.append("error % under attack (n in brackets):")
+    lines.append("  ".join(["attack".ljust(width)] + [COLUMNS[c].rjust(cell_width[c]) for c in columns]))
+    for label, row in cells.items():
+        lines.append("  ".join([label.ljust(width)] + [row.get(c, "-").rjust(cell_width[c]) for c in columns]))
+    return lines
