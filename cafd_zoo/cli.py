@@ -18,7 +18,7 @@ from .evaluation.commands import add_cafd_commands
 from .hub import download, model_info
 from .input_checks import InvalidInputError
 from .manifest import load_manifest
-from .metrics_table import metrics_table
+from .metrics_table import headline, metrics_table
 from .mirror import DEFAULT_TIMEOUT, serve
 from .models import create_model, list_architectures
 from .weight_sources import RELEASE_STORE_ENV, release_store
@@ -58,10 +58,14 @@ def _list(args: argparse.Namespace) -> int:
     if not names:
         print(f"no release matches {args.pattern!r}", file=sys.stderr)
         return 2
-    print(f"{'release':<26}{'kind':<11}{'dataset':<9}{'status':<13}summary")
+    print(f"{'release':<26}{'kind':<11}{'dataset':<9}{'status':<13}{'clean':>7}{'PGD obl':>9}{'PGD wb':>9}  summary")
     for name in names:
         r = manifest.release(name)
-        print(f"{name:<26}{r['kind']:<11}{r['dataset']:<9}{r['status']:<13}{r['summary']}")
+        numbers = "".join(f"{'-' if v is None else f'{100 * v:.2f}':>{w}}"
+                          for v, w in zip(headline(r["metrics"]).values(), (7, 9, 9)))
+        print(f"{name:<26}{r['kind']:<11}{r['dataset']:<9}{r['status']:<13}{numbers}  {r['summary']}")
+    print("\nerror %, L-inf eps 8/255: clean, PGD-20 oblivious (crafted on the classifier alone: the paper's setting) and "
+          "PGD-20 white-box (through the whole model: the worst case); `cafd info NAME` has every number and its n")
     return 0
 
 

@@ -60,3 +60,24 @@ def metrics_table(metrics: list[dict[str, Any]]) -> list[str]:
     for label, row in cells.items():
         lines.append("  ".join([label.ljust(width)] + [row.get(c, "-").rjust(cell_width[c]) for c in columns]))
     return lines
+
+
+def headline(metrics: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The three numbers ``cafd list`` shows per release, each on the most test images measured (the embedded
+    sample only where nothing else is): clean error, PGD-20 oblivious (the paper's setting) and PGD-20 white-box
+    (the worst case; the classifier alone attacked directly for a classifier release). Error rates in [0, 1]."""
+
+    def best(keep: Any) -> float | None:
+        found = sorted((m for m in metrics if keep(m)), key=lambda m: ("--embedded" not in m.get("command", ""), m["n"]))
+        return found[-1]["error_rate"] if found else None
+
+    defended = any(m.get("target") == "defended" for m in metrics)
+    judged = "defended" if defended else "classifier"
+
+    def pgd20(m: dict[str, Any]) -> bool:
+        return m["attack"] == "pgd_n" and recorded_steps(m["budget"]) == 20
+
+    return {"clean": best(lambda m: m["threat_model"] == "clean" and m.get("target", judged) == judged),
+            "pgd20_oblivious": best(lambda m: pgd20(m) and m["threat_model"] == "oblivious"),
+            "pgd20_whitebox": best(lambda m: pgd20(m) and m["threat_model"] == "whitebox"
+                                   and m.get("target", judged) == judged)}

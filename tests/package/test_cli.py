@@ -113,3 +113,24 @@ def test_info_puts_each_attack_on_one_line_with_a_column_per_threat_model(capsys
     assert "error % under attack" in out and "command: cafd evaluate --model cafd_vgg19_cifar10" in out
     assert main(["info", "cafd_vgg19_cifar10"]) == 0
     assert "command: cafd evaluate" not in capsys.readouterr().out  # only on request
+
+
+def test_list_shows_each_release_clean_oblivious_and_whitebox_pgd20_on_the_most_images(capsys):
+    from cafd_zoo.metrics_table import headline
+
+    def metric(target, threat, attack, rate, n, steps=20, command="cafd evaluate --data DIR"):
+        return {"target": target, "threat_model": threat, "attack": attack, "error_rate": rate, "n": n,
+                "budget": {"steps": steps}, "command": command}
+
+    defended = [metric("defended", "clean", "none", 0.095, 200, command="cafd evaluate --embedded"),
+                metric("defended", "clean", "none", 0.1018, 10000), metric("defended", "clean", "none", 0.099, 1000),
+                metric("classifier", "clean", "none", 0.0729, 10000), metric("defended", "oblivious", "pgd_n", 0.196, 1000),
+                metric("defended", "oblivious", "pgd_n", 0.1904, 10000), metric("defended", "bpda", "pgd_n", 0.616, 1000),
+                metric("defended", "whitebox", "pgd_n", 0.9, 1000, steps=10), metric("defended", "whitebox", "pgd_n", 1.0, 1000)]
+    assert headline(defended) == {"clean": 0.1018, "pgd20_oblivious": 0.1904, "pgd20_whitebox": 1.0}
+    classifier = [metric("classifier", "clean", "none", 0.06, 200, command="cafd evaluate --embedded"),
+                  metric("classifier", "whitebox", "pgd_n", 1.0, 1000)]
+    assert headline(classifier) == {"clean": 0.06, "pgd20_oblivious": None, "pgd20_whitebox": 1.0}
+    assert main(["list", "vgg19_svhn"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:7] == ["vgg19_svhn", "classifier", "svhn", "unpublished", "-", "-", "-"]
