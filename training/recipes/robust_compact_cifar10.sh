@@ -12,9 +12,9 @@
 #
 # Which ARCH: a ResNet-20 (0.27M parameters, 41 MMACs per image) trains in about an hour here but reaches about
 # 35% AutoAttack accuracy at best (RobustBench: Jang et al. 2019), below the 40% goal; a WideResNet-16-4
-# (2.75M, 506 MMACs, 5.5 MB in fp16) is the smallest natural choice that may reach it, at about 12x the compute
-# of every step below. Plan with `python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1
-# --no-denoisers` on the machine first.
+# (2.75M, 506 MMACs, 5.5 MB in fp16) is the smallest natural choice that may reach it. Fast AT on the slow 2-core
+# Xeon: WRN-16-4 12 min an epoch (about 3 h for 15), ResNet-20 2 min (benchmarks/README.md); plan with
+# `python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1 --no-denoisers` first.
 #
 # Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, sweep. Results go to
 # OUT (default RUNS/eval_robust_ARCH_cifar10); export and the embedded release come after, by hand.
