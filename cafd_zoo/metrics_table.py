@@ -8,10 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from .evaluation.params import recorded_steps
+from .evaluation.params import attacks_with_several_steps, recorded_steps
 
 COLUMNS = {"bare": "classifier alone", "oblivious": "oblivious", "bpda": "BPDA", "whitebox": "white-box",
            "graybox": "gray-box"}
+
+
+def on_embedded_sample(metric: dict[str, Any]) -> bool:
+    """Whether a metric was measured on the package's embedded sample (its command says ``--embedded``)."""
+    return "--embedded" in metric.get("command", "")
+
+
+def largest_clean(metrics: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[str, Any]]:
+    """(judged model, embedded sample?) -> the clean-error metric measured on the most images: each results file
+    records the clean error of its own cells, and only the best-measured one is the release's clean error."""
+    best: dict[tuple[str, bool], dict[str, Any]] = {}
+    for m in (m for m in metrics if m["threat_model"] == "clean"):
+        key = (m.get("target", "classifier"), on_embedded_sample(m))
+        if key not in best or m["n"] > best[key]["n"]:
+            best[key] = m
+    return best
 
 
 def column(metric: dict[str, Any]) -> str:
@@ -23,7 +39,7 @@ def row_label(metric: dict[str, Any], several_steps: set[str]) -> str:
     label = metric["attack"]
     if metric["attack"] in several_steps:
         label += f", {recorded_steps(metric['budget'])} steps"
-    if "--embedded" in metric.get("command", ""):
+    if on_embedded_sample(metric):
         label += ", embedded sample"
     return label
 
@@ -35,20 +51,13 @@ def cell(metric: dict[str, Any]) -> str:
 def metrics_table(metrics: list[dict[str, Any]]) -> list[str]:
     """Lines: the clean errors, then a table of attacks x threat models (error %, n in brackets)."""
     lines = []
-    clean: dict[str, dict[str, Any]] = {}  # one per judged model and image source: the one on the most images
-    for m in (m for m in metrics if m["threat_model"] == "clean"):
-        judged = "classifier alone" if m.get("target") == "classifier" else "with the defense"
-        key = judged + (", embedded sample" if "--embedded" in m.get("command", "") else "")
-        if key not in clean or m["n"] > clean[key]["n"]:
-            clean[key] = m
-    lines += [f"clean, {key}: {100 * m['error_rate']:.2f}% (n={m['n']:,})" for key, m in clean.items()]
+    for (target, embedded), m in largest_clean(metrics).items():
+        judged = "classifier alone" if target == "classifier" else "with the defense"
+        lines.append(f"clean, {judged}{', embedded sample' if embedded else ''}: {100 * m['error_rate']:.2f}% (n={m['n']:,})")
     attacks = [m for m in metrics if m["threat_model"] != "clean"]
     if not attacks:
         return lines
-    steps: dict[str, set[int | None]] = {}
-    for m in attacks:
-        steps.setdefault(m["attack"], set()).add(recorded_steps(m["budget"]))
-    several = {a for a, counts in steps.items() if len(counts) > 1}
+    several = attacks_with_several_steps({"attack": m["attack"], "params": m["budget"]} for m in attacks)
     cells: dict[str, dict[str, str]] = {}
     for m in attacks:
         cells.setdefault(row_label(m, several), {})[column(m)] = cell(m)
@@ -68,7 +77,7 @@ def headline(metrics: list[dict[str, Any]]) -> dict[str, float | None]:
     (the worst case; the classifier alone attacked directly for a classifier release). Error rates in [0, 1]."""
 
     def best(keep: Any) -> float | None:
-        found = sorted((m for m in metrics if keep(m)), key=lambda m: ("--embedded" not in m.get("command", ""), m["n"]))
+        found = sorted((m for m in metrics if keep(m)), key=lambda m: (not on_embedded_sample(m), m["n"]))
         return found[-1]["error_rate"] if found else None
 
     defended = any(m.get("target") == "defended" for m in metrics)

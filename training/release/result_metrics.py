@@ -8,6 +8,7 @@ from typing import Any
 from cafd_zoo.evaluation import summarize
 from cafd_zoo.evaluation.params import recorded_steps
 from cafd_zoo.metrics_log import read_metrics
+from cafd_zoo.metrics_table import largest_clean
 
 THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
     "bare": ("whitebox", "classifier"),
@@ -79,11 +80,5 @@ def metrics_from_files(results: list[str | Path], release: str, *, data_flag: st
     clean error of the cells it holds, so without this a 1,000-image clean row of Table 3 would stand beside the
     10,000-image one of Table 1 as a second, different "clean error"."""
     metrics = [m for file in results for m in metrics_from_results(file, release, data_flag=data_flag, machine=machine)]
-    best: dict[tuple[str, bool], dict[str, Any]] = {}
-    for m in metrics:
-        if m["threat_model"] == "clean":
-            key = (m["target"], " --embedded " in m["command"])
-            if key not in best or m["n"] > best[key]["n"]:
-                best[key] = m
-    kept = {id(m) for m in best.values()}
+    kept = {id(m) for m in largest_clean(metrics).values()}
     return [m for m in metrics if m["threat_model"] != "clean" or id(m) in kept]
