@@ -18,8 +18,8 @@
 # AutoAttack 1,577 s, white-box DDN 1,211 s. Those ran NCHW; since commit 52d3781 the attacks run channels_last:
 # PGD_N 146 s per 1,000 (bare and oblivious at once), Figure 6 about 42 min (six budgets on 500 images: PGD_N
 # bare and oblivious 223 s, white-box 559 s, PGD_T 272 s, AA_N 1,477 s), the demo 72 s, CAFA-100 490 s per 1,000
-# alone on the cores. STA and STA_T: about 1 h each per 1,000, estimated from L-BFGS's evaluation count (5 solves
-# of about 100 model evaluations, each the cost of a PGD step).
+# alone on the cores, STA_N 1,218 s per 500 (its first shard; L-BFGS stops early on some batches, so batches take
+# 5-15 min).
 #
 # seed: rows already committed in results/ (a stretch on another machine) are copied into an empty OUT, so a
 # fresh machine goes on where the last one stopped instead of measuring them again.
