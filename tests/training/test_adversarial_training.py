@@ -14,6 +14,7 @@ import cafd_zoo
 from cafd_zoo.errors import UnpublishedReleaseError
 from cafd_zoo.models import DefendedClassifier, create_model
 from training.classifier.adversarial_training import PGDTraining, ROATraining, adversarial_batch, attack_generator
+from training.classifier.robust_probe import collapsed
 from training.classifier.config import ClassifierConfig, config_dict, load_config
 from training.engine.lr_schedule import Schedule
 from cafd_zoo.metrics_log import read_metrics
@@ -97,10 +98,34 @@ def test_at_training_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
     assert [r["step"] for r in read_metrics(tmp_path / "killed" / "metrics.jsonl") if "loss" in r] == list(range(1, 9))
 
 
+def test_the_robust_probe_logs_pgd_accuracy_on_training_images_every_epoch_and_keeps_each_epoch(tmp_path):
+    write_binary_cifar(tmp_path / "data" / "cifar-10-batches-bin", n_per_batch=6)
+    data, probed = tmp_path / "data", dataclasses.replace(TINY_AT, robust_probe_images=12)
+    whole = train_classifier(probed, tmp_path / "whole", data)
+    assert train_classifier(probed, tmp_path / "killed", data, stop_after_steps=5) == {"stopped_at_step": 5}
+    resumed = train_classifier(probed, tmp_path / "killed", data, resume=True)
+    assert len(whole["train_pgd10_accuracy"]) == 2 and all(0 <= a <= 1 for a in whole["train_pgd10_accuracy"])
+    assert resumed["train_pgd10_accuracy"] == whole["train_pgd10_accuracy"]  # same weights, same fixed random start
+    assert whole["best_probe_epoch"] in (1, 2)
+    logged = [r for r in read_metrics(tmp_path / "killed" / "metrics.jsonl") if "train_pgd10_accuracy" in r]
+    assert [r["epoch"] for r in logged] == [1, 2]
+    last = load_file(str(tmp_path / "whole" / "epochs" / "epoch_002.safetensors"))
+    final = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    assert all(torch.equal(last[k], final[k]) for k in final)
+    assert (tmp_path / "whole" / "epochs" / "epoch_001.safetensors").exists()
+    assert "train_pgd10_accuracy" not in train_classifier(TINY_AT, tmp_path / "off", data)  # off by default
+    assert not (tmp_path / "off" / "epochs").exists()
+
+
+def test_a_fall_of_more_than_twenty_points_in_one_epoch_is_catastrophic_overfitting():
+    assert collapsed(0.45, 0.05) and not collapsed(0.45, 0.30) and not collapsed(None, 0.0)
+
+
 def test_configs_without_the_block_record_what_they_recorded_before_it_existed():
     assert config_dict(TINY_AT)["adversarial"] == {"attack": "pgd", "eps": EPS, "steps": 2, "step_size": 2 / 255,
                                                    "random_start": True}
     assert "adversarial" not in config_dict(dataclasses.replace(TINY_AT, adversarial=None))  # old checkpoints resume
+    assert "robust_probe_images" not in config_dict(TINY_AT)
 
 
 @pytest.mark.parametrize("name", ["at_vgg19_cifar10", "doa_vgg19_cifar10"])

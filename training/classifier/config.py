@@ -45,6 +45,7 @@ class ClassifierConfig:
     test_subset: int | None = None
     check_md5: bool = True
     adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/classifier/adversarial_training.py)
+    robust_probe_images: int = 0  # AT: PGD-10 accuracy on this many training images per epoch (training/classifier/robust_probe.py)
 
 
 def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
@@ -78,7 +79,7 @@ def load_config(path: str | Path, cls: type[T] = ClassifierConfig) -> T:  # type
     return _build(cls, raw, str(path))
 
 
-ADDED_LATER = ("adversarial",)  # left out while unset, so records written before these fields existed still match
+ADDED_LATER = ("adversarial", "robust_probe_images")  # left out while unset, so records written before these fields existed still match
 
 
 def config_dict(config: Any) -> dict[str, Any]:

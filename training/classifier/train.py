@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cafd_zoo.code_version import code_commit
 from cafd_zoo.data import ImageSet, load_dataset, random_crop_flip
-from cafd_zoo.metrics_log import MetricsLog
+from cafd_zoo.metrics_log import MetricsLog, read_metrics
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
@@ -30,7 +30,8 @@ from ..engine.distributed import World, joined_world
 from ..engine.epoch_loop import run_epochs, start_or_resume
 from ..engine.fingerprints import gather_fingerprints
 from ..engine.resumable_order import ResumableSampler
-from .adversarial_training import adversarial_batch, attack_generator
+from .adversarial_training import PGDTraining, adversarial_batch, attack_generator
+from .robust_probe import collapsed, pgd_probe_accuracy, save_epoch_weights
 from .config import ClassifierConfig, config_dict
 
 CHECKPOINT = "checkpoint.pt"
@@ -140,10 +141,30 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
         optimizer.step()
         return lambda: {"loss": loss.item(), "lr": lr}
 
+    probing = isinstance(config.adversarial, PGDTraining) and config.robust_probe_images > 0
+    probes = [r["train_pgd10_accuracy"] for r in read_metrics(out / "metrics.jsonl")
+              if "train_pgd10_accuracy" in r] if probing and log is not None and counters.step else []
+
     def end_epoch() -> None:
-        if log is not None:
-            test_acc = accuracy(model, test, config.eval_batch_size, precision, config.channels_last)
+        if log is None:
+            return
+        test_acc = accuracy(model, test, config.eval_batch_size, precision, config.channels_last)
+        if not probing:
             log.log(step=counters.step, epoch=counters.epoch, test_accuracy=test_acc)
+            return
+        assert isinstance(config.adversarial, PGDTraining)
+        probe = pgd_probe_accuracy(model, train, config.adversarial, images=config.robust_probe_images,
+                                   batch_size=config.eval_batch_size, precision=precision,
+                                   channels_last=config.channels_last)
+        fell = collapsed(probes[-1] if probes else None, probe)
+        probes.append(probe)
+        save_epoch_weights(model, out, counters.epoch, config.architecture)
+        log.log(step=counters.step, epoch=counters.epoch, test_accuracy=test_acc, train_pgd10_accuracy=probe,
+                **({"catastrophic_overfitting": True} if fell else {}))
+        if fell:
+            print(f"warning: PGD-10 accuracy on the probe's training images fell from {probes[-2]:.3f} to {probe:.3f} "
+                  f"in epoch {counters.epoch}: catastrophic overfitting (Wong et al. 2020). The weights before it are "
+                  f"{out}/epochs/epoch_{counters.epoch - 1:03d}.safetensors", flush=True)
 
     finished = run_epochs(world, sampler, counters, epochs=config.epochs, batch_size=config.batch_size,
                           train_batch=train_batch, checkpoint=checkpoint, log=log, log_every=config.log_every,
@@ -165,6 +186,9 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
             "wall_seconds": round(wall_before + time.perf_counter() - started, 1),
             "config": config_dict(config),
         }
+        if probes:  # the epoch a collapse-averse user would export: the best PGD accuracy on training images
+            result["train_pgd10_accuracy"] = probes
+            result["best_probe_epoch"] = 1 + max(range(len(probes)), key=probes.__getitem__)
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(out / "model.safetensors"), metadata={"architecture": config.architecture})
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
