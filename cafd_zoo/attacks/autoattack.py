@@ -10,17 +10,47 @@ from torch import nn
 from .registry import only, register_attack
 
 
-class _FloatLogits(nn.Module):
-    """Logits in fp32 whatever the autocast: pyautoattack's Square mixes bf16 margins with fp32 ones in one
-    indexed assignment and fails ("Index put requires the source and destination dtypes match") as soon as it
-    runs, that is, whenever the gradient attacks before it leave an image unbroken."""
+class _ContiguousGradient(torch.autograd.Function):
+    """The identity, whose gradient comes back in the standard (NCHW) layout: pyautoattack's APGD-T and FAB-T
+    flatten input gradients with ``.view``, which fails on the channels_last gradient of a channels_last model."""
 
-    def __init__(self, model: nn.Module) -> None:
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad.contiguous()
+
+
+class _FloatLogits(nn.Module):
+    """What pyautoattack can attack, whatever the autocast and memory layout of the evaluation:
+
+    - fp32 logits: its Square mixes bf16 margins with fp32 ones in one indexed assignment and fails ("Index put
+      requires the source and destination dtypes match");
+    - NCHW images and input gradients: APGD-T and FAB-T flatten both with ``.view`` (``run`` hands pyautoattack
+      NCHW images; ``_ContiguousGradient``), while the model still sees the evaluation's ``memory_format``.
+
+    Both failures show only once an attack has images left to attack after APGD-CE, that is, on a robust model."""
+
+    def __init__(self, model: nn.Module, memory_format: torch.memory_format = torch.contiguous_format) -> None:
         super().__init__()
         self.model = model
+        self.memory_format = memory_format
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x).float()
+        return self.model(_ContiguousGradient.apply(x).contiguous(memory_format=self.memory_format)).float()
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+        and not x.is_contiguous() else torch.contiguous_format
+
+
+def _run(attack: object, model: _FloatLogits, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """pyautoattack on NCHW images; the examples come back in ``x``'s layout."""
+    x_adv = attack.run_standard_evaluation(x.contiguous(), y, batch_size=len(x))[0]  # type: ignore[attr-defined]
+    return x_adv.contiguous(memory_format=model.memory_format)
 
 
 def _autoattack_class() -> type:
@@ -36,9 +66,9 @@ def autoattack_standard(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
                         generator: torch.Generator | None = None) -> torch.Tensor:
     """AutoAttack's standard L-inf ensemble (APGD-CE, APGD-T, FAB-T, Square), seeded by ``seed``."""
     only("autoattack", version=(version, "standard"), norm=(norm, "Linf"), package=(package, "pyautoattack"))
-    attack = _autoattack_class()(_FloatLogits(model), eps=eps, norm="Linf", version="standard", seed=seed,
-                                 device=x.device)
-    return attack.run_standard_evaluation(x, y, batch_size=len(x))[0]
+    wrapped = _FloatLogits(model, _layout(x))
+    attack = _autoattack_class()(wrapped, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
+    return _run(attack, wrapped, x, y)
 
 
 SQUARE_PACKAGE = "pyautoattack (gradient-free: a check for gradient masking)"
@@ -49,10 +79,11 @@ def square(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 8
            generator: torch.Generator | None = None) -> torch.Tensor:
     """Square alone (AutoAttack's ``custom`` version): no gradients, so masked gradients cannot hide from it."""
     only("square", norm=(norm, "Linf"), package=(package, SQUARE_PACKAGE))
-    attack = _autoattack_class()(_FloatLogits(model), eps=eps, norm="Linf", version="custom", attacks=["square"],
-                                 seed=seed, device=x.device)
+    wrapped = _FloatLogits(model, _layout(x))
+    attack = _autoattack_class()(wrapped, eps=eps, norm="Linf", version="custom", attacks=["square"], seed=seed,
+                                 device=x.device)
     attack.square.n_queries, attack.square.p_init = queries, p_init
-    return attack.run_standard_evaluation(x, y, batch_size=len(x))[0]
+    return _run(attack, wrapped, x, y)
 
 
 register_attack("autoattack", autoattack_standard,

@@ -38,3 +38,23 @@ def test_the_harness_runs_square_under_bf16_autocast_on_images_it_cannot_break(i
     assert x_adv.shape == images.shape and (x_adv - images).abs().max() <= 8 / 255 + 1e-5
     with torch.no_grad():
         assert (robust(x_adv).argmax(1) == labels).all()
+
+
+def test_the_harness_runs_all_of_autoattack_channels_last_on_images_it_cannot_break(images):
+    """The evaluation runs channels_last; pyautoattack's APGD-T and FAB-T reshape input gradients with .view, which
+    fails on a channels_last gradient. They only run on images APGD-CE could not break (a robust model's)."""
+    from cafd_zoo.attacks import build_attack
+
+    torch.manual_seed(0)
+    robust = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    with torch.no_grad():
+        robust[0].weight.mul_(1e-3)  # logits barely move with the input: every attack of the ensemble runs and fails
+        robust[3].bias.copy_(torch.arange(10.0))
+    robust = robust.to(memory_format=torch.channels_last)
+    x = images[:2].contiguous(memory_format=torch.channels_last)
+    labels = torch.full((2,), 9)
+    x_adv = build_attack("autoattack", eps=8 / 255).run(robust, x, labels, torch.Generator())
+    assert x_adv.shape == x.shape and (x_adv - x).abs().max() <= 8 / 255 + 1e-5
+    assert x_adv.is_contiguous(memory_format=torch.channels_last)  # handed back in the evaluation's layout
+    with torch.no_grad():
+        assert (robust(x_adv).argmax(1) == labels).all()

@@ -16,6 +16,11 @@
 # Xeon: WRN-16-4 12 min an epoch (about 3 h for 15), ResNet-20 2 min (benchmarks/README.md); plan with
 # `python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1 --no-denoisers` first.
 #
+# Before the real run, a smoke run of every step (about 17 min on one core; it found pyautoattack's APGD-T failing
+# on channels_last inputs, which only a robust model reaches): CLASSIFIER_CONFIG, DENOISER_CONFIG, ADAPTIVE_CONFIG
+# set to copies with 1 epoch, batch 16, check_md5 false (and eval_examples 16), DATA a synthetic CIFAR-10 of 200
+# training images (tests/cifar_files.py) with the real test_batch.bin, N=8 SWEEP_N=8.
+#
 # Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, sweep. Results go to
 # OUT (default RUNS/eval_robust_ARCH_cifar10); export and the embedded release come after, by hand.
 set -euo pipefail
@@ -26,9 +31,11 @@ N=${N:-1000}
 ARCH=${ARCH:-wrn16_4}
 CLASSIFIER=${ARCH}at_cifar10  # "at": adversarially trained; the defended releases are cafd_ + this
 OUT=${OUT:-$RUNS/eval_robust_${ARCH}_cifar10}
-CLASSIFIER_CONFIG=training/configs/${ARCH}_cifar10_fastat.yaml
-DENOISER_CONFIG=training/configs/denoiser/cafd_denoiser_at_cifar10_compact.yaml
-ADAPTIVE_CONFIG=training/configs/denoiser/cafd_denoiser_at_cifar10_compact_adaptive.yaml
+# the configs can be swapped for a smoke run (tiny epochs on a tiny data set) before the hours-long real one
+CLASSIFIER_CONFIG=${CLASSIFIER_CONFIG:-training/configs/${ARCH}_cifar10_fastat.yaml}
+DENOISER_CONFIG=${DENOISER_CONFIG:-training/configs/denoiser/cafd_denoiser_at_cifar10_compact.yaml}
+ADAPTIVE_CONFIG=${ADAPTIVE_CONFIG:-training/configs/denoiser/cafd_denoiser_at_cifar10_compact_adaptive.yaml}
+SWEEP_N=${SWEEP_N:-500}
 [ -f "$CLASSIFIER_CONFIG" ] || { echo "no $CLASSIFIER_CONFIG: ARCH is wrn16_4 or resnet20" >&2; exit 2; }
 CLASSIFIER_RUN=$RUNS/$CLASSIFIER
 CAFA_DIR=$RUNS/cafa10_$CLASSIFIER
@@ -81,7 +88,7 @@ sweep() {  # error against eps at PGD-20: it must rise to ~100% at an unbounded 
     # shellcheck disable=SC2046
     $PY -m training sweep --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
       --release "$release" $([ "$denoiser" = - ] || echo --denoiser "$denoiser/denoiser.safetensors") \
-      --threat $([ "$denoiser" = - ] && echo bare || echo whitebox) --data "$DATA" --n 500 \
+      --threat $([ "$denoiser" = - ] && echo bare || echo whitebox) --data "$DATA" --n "$SWEEP_N" \
       --eps 2,4,8,16,255 --steps 10,20,50 --out "$OUT/sweep.jsonl"
   done
 }
