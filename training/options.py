@@ -62,8 +62,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--prune": Option("with --mirror-root: remove each published repository's other commit folders, so a release "
                       "store keeps only the files its releases use", {"action": "store_true"}),
     "--table": Option("1: releases x attacks under one threat model; 2: each target model without and with its "
-                      "defense (bare vs oblivious rows); 3: defended models under adaptive threat models. "
-                      "Missing cells: —", {"choices": ["1", "2", "3"]}),
+                      "defense (bare vs oblivious rows); 3: defended models under adaptive threat models; robust: a robust classifier alone and behind "
+                      "denoisers, worst case first (issue 14). Missing cells: —", {"choices": ["1", "2", "3", "robust"]}),
     "--paper": Option("tables 1-3: follow each row the paper published with the paper's values (training/paper/"
                       "published.py), so ours and theirs read side by side", {"action": "store_true"}),
     "--label": Option("tables 2 and 3: RELEASE=TARGET:DEFENSE, e.g. cafd_vgg19_cifar10=VGG-19:CAFD (default: read "

@@ -163,3 +163,22 @@ def test_table1_with_paper_rows_and_the_clean_error_of_the_largest_n(tmp_path):
     assert lines[2] == "| defense | clean | pgd_n |"  # "none" is the clean column, not an attack column
     assert lines[0].endswith("n test images in brackets")  # 100 and 10 images: each cell says its n
     assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.00 (100) | 20.00 (10) |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]
+
+
+def test_the_robust_table_puts_each_rows_worst_case_first_and_leaves_bare_rows_to_the_bare_classifier(tmp_path):
+    at, cafd = "wrn16_4at_cifar10", "cafd_wrn16_4at_cifar10"
+    aa, square, none = {"version": "standard", "eps": 8 / 255}, {"queries": 5000, "eps": 8 / 255}, {"eot": 1}
+    results = write(tmp_path / "robust.jsonl", [
+        cell(at, "none", "bare", 0, 2, 2, params=none), cell(at, "autoattack", "bare", 0, 6, 2, params=aa),
+        cell(at, "pgd_n", "bare", 0, 5, 2, params=dict(PGD20, steps=50)),
+        cell(cafd, "none", "whitebox", 0, 3, 3, params=none), cell(cafd, "autoattack", "whitebox", 0, 7, 3, params=aa),
+        cell(cafd, "square", "whitebox", 0, 5, 3, params=square), cell(cafd, "pgd_n", "oblivious", 0, 4, 3),
+        cell(cafd, "pgd_n", "bare", 0, 10, 2),  # the classifier without the denoiser: not the defended row's worst
+    ])
+    out = tmp_path / "robust.md"
+    assert training_main(["report", "--table", "robust", str(results), "--out", str(out)]) == 0
+    rows = out.read_text().splitlines()[4:]
+    assert rows == [
+        f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | - | - | - | - |",
+        f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | - | - | - | 40.00 (10) |",
+    ]

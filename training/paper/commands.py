@@ -61,6 +61,7 @@ def _figure(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from .table1 import table1, threat_table
+    from .robust_table import robust_table
     from .tables_2_3 import parse_labels, table2, table3
 
     if args.table == "2":
@@ -68,6 +69,8 @@ def _report(args: argparse.Namespace) -> int:
     elif args.table == "3":
         text = table3(args.results, attacks=args.attacks, threats=args.threat, labels=parse_labels(args.label),
                       paper=args.paper)
+    elif args.table == "robust":
+        text = robust_table(args.results[0], args.release and [args.release])
     elif len(args.results) > 1:
         raise ValueError(f"Table 1 and --release read one results file, got {len(args.results)}; "
                          "--table 2 or 3 takes several")

@@ -222,6 +222,8 @@ def _budget(params: dict[str, Any]) -> str:
     norm = params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
     if norm == "Linf" and "eps" in params:
         return _eps(params["eps"])
+    if norm == "Linf":  # the clean row (attack "none") has no budget
+        return "none (clean)"
     if norm == "L2":
         return "none (minimum-norm L2)"
     return norm + (f", eps {params['eps']:g}" if "eps" in params else "")  # e.g. FWA's transport budget

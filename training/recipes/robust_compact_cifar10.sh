@@ -22,7 +22,8 @@
 # training images (tests/cifar_files.py) with the real test_batch.bin, N=8 SWEEP_N=8.
 #
 # Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, sweep. Results go to
-# OUT (default RUNS/eval_robust_ARCH_cifar10); export and the embedded release come after, by hand.
+# OUT (default RUNS/eval_robust_ARCH_cifar10), rendered worst case first by
+# `python -m training report --table robust OUT/table.jsonl`; export and the embedded release come after, by hand.
 set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding cifar-10-batches-bin/}
 RUNS=${RUNS:-../runs}
