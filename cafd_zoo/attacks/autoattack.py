@@ -4,6 +4,11 @@ An optional dependency (``pip install 'cafd-zoo[eval]'``), imported when an atta
 """
 from __future__ import annotations
 
+import logging
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import nn
 
@@ -61,14 +66,79 @@ def _autoattack_class() -> type:
     return AutoAttack
 
 
+STAGES = ("clean", "apgd-ce", "apgd-t", "fab-t", "square")  # the standard version's order, after the clean check
+_STAGE_LINE = re.compile(r"^(?:initial accuracy|robust accuracy after ([A-Z-]+)): ([0-9.]+)%")
+
+
+class AutoAttackMeter:
+    """How many images each stage of AutoAttack's ensemble left unbroken, summed per results row.
+
+    Why: the share that the gradient-free Square breaks after the gradient attacks is AutoAttack's own check for
+    gradient masking (pyautoattack's ``check_square_sr``). pyautoattack keeps these counts in a local variable and
+    only logs them, so they are read from its log lines (percentages of a batch, exact to the image)."""
+
+    def __init__(self) -> None:
+        self.batches: list[torch.Tensor | None] = []  # per batch: [n, then the unbroken count after each stage]
+
+    def add(self, counts: torch.Tensor) -> None:
+        self.batches.append(counts)
+
+    def last_batch(self) -> dict[str, torch.Tensor]:
+        last = self.batches[-1]
+        return {} if last is None else {"robust_after": last}
+
+    def add_saved(self, saved: dict[str, torch.Tensor]) -> None:
+        self.batches.append(saved.get("robust_after"))  # None: a batch cached before this meter existed
+
+    def summary(self) -> dict[str, object] | None:
+        """The counts summed over the row's batches; None if one of them has none (the sum would cover fewer)."""
+        batches, self.batches = self.batches, []
+        if not batches or any(b is None for b in batches):
+            return None
+        total = torch.stack(batches).sum(0).tolist()  # type: ignore[arg-type]
+        return {"n": int(total[0]), "robust_after": dict(zip(STAGES, (int(c) for c in total[1:])))}
+
+
+@contextmanager
+def _stage_counts(n: int, into: list[int]) -> Iterator[None]:
+    """Collect pyautoattack's per-stage robust accuracies (its DEBUG log lines) as image counts into ``into``."""
+    logger = logging.getLogger("auto-attack")
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found = _STAGE_LINE.match(record.getMessage())
+            if found and (found.group(1) or "CLEAN").lower() in STAGES:
+                into.append(round(float(found.group(2)) * n / 100))
+
+    handler, level, propagate = Collect(logging.DEBUG), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # its DEBUG lines go to the meter, not to whatever the root logger prints
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def autoattack_standard(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 8 / 255, seed: int = 0,
                         version: str = "standard", norm: str = "Linf", package: str = "pyautoattack",
-                        generator: torch.Generator | None = None) -> torch.Tensor:
-    """AutoAttack's standard L-inf ensemble (APGD-CE, APGD-T, FAB-T, Square), seeded by ``seed``."""
+                        generator: torch.Generator | None = None, meter: AutoAttackMeter | None = None) -> torch.Tensor:
+    """AutoAttack's standard L-inf ensemble (APGD-CE, APGD-T, FAB-T, Square), seeded by ``seed``; ``meter`` gets
+    how many images each stage left unbroken."""
     only("autoattack", version=(version, "standard"), norm=(norm, "Linf"), package=(package, "pyautoattack"))
     wrapped = _FloatLogits(model, _layout(x))
     attack = _autoattack_class()(wrapped, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
-    return _run(attack, wrapped, x, y)
+    counts: list[int] = []
+    with _stage_counts(len(x), counts):
+        x_adv = _run(attack, wrapped, x, y)
+    if meter is not None:
+        if not counts:
+            raise RuntimeError("pyautoattack logged no robust accuracy: its log format changed; update _STAGE_LINE")
+        counts += [counts[-1]] * (len(STAGES) - len(counts))  # stages skipped once nothing was left to break
+        meter.add(torch.tensor([len(x), *counts[:len(STAGES)]]))
+    return x_adv
 
 
 SQUARE_PACKAGE = "pyautoattack (gradient-free: a check for gradient masking)"
@@ -88,7 +158,7 @@ def square(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 8
 
 register_attack("autoattack", autoattack_standard,
                 {"version": "standard", "norm": "Linf", "eps": 8 / 255, "seed": 0, "package": "pyautoattack"},
-                eps="eps", summary="AutoAttack, standard L-inf version (needs pyautoattack)")
+                eps="eps", meter=AutoAttackMeter, summary="AutoAttack, standard L-inf version (needs pyautoattack)")
 register_attack("square", square,
                 {"norm": "Linf", "eps": 8 / 255, "queries": 5000, "p_init": 0.8, "seed": 0, "package": SQUARE_PACKAGE},
                 eps="eps", summary="Square, 5,000 queries (gradient-free; needs pyautoattack)")

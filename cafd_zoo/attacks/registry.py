@@ -19,11 +19,14 @@ AttackFn = Callable[..., torch.Tensor]
 
 
 class Meter(Protocol):
-    """What an attack measures batch by batch (STA: its success rate and flow size), summed up per results row."""
+    """What an attack measures batch by batch (STA: its success rate and flow size; AutoAttack: how many images
+    each of its stages left unbroken), summed up per results row."""
 
     def add(self, stats: Any) -> None: ...
 
-    def summary(self) -> dict[str, float | None]: ...
+    def summary(self) -> dict[str, Any] | None:
+        """What was measured since the last call (then forgotten); None when it cannot be told for every batch."""
+        ...
 
     def last_batch(self) -> dict[str, torch.Tensor]:
         """The tensors :meth:`summary` needs of the batch added last, to keep beside its adversarial examples."""
@@ -67,7 +70,7 @@ class Attack:
 
     run = __call__
 
-    def measured(self) -> dict[str, float | None] | None:
+    def measured(self) -> dict[str, Any] | None:
         """What the attack measured since the last call (None for attacks that measure nothing)."""
         return self.meter.summary() if self.meter is not None else None
 

@@ -202,7 +202,7 @@ def run_evaluation(
                                                       start + size, batch_size=batch_size, seed_base=seed_base,
                                                       device=device, precision=prec, on_batch=bar.update, cache=cache)
                     seconds = round(time.perf_counter() - tick, 2)
-                    found = attack.measured()  # STA: its success rate and flow size
+                    found = attack.measured()  # STA: its success rate and flow size; AutoAttack: its stages
                     measured = {"attack_measured": found} if found is not None else {}
                     if cache is not None:  # batches read, not crafted: their seconds are a judgement's only
                         measured["batches_from_cache"] = cache.hits - hits

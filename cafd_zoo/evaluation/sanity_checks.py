@@ -6,6 +6,7 @@ from typing import Any
 
 from .params import attacks_with_several_steps, recorded_steps
 
+SQUARE_SHARE = 0.002  # pyautoattack's check_square_sr: Square breaking more after the gradient attacks is suspect
 MASKING_GAP = 0.10  # AutoAttack finding this much more than PGD-CE on the same model points to masked gradients
 GRADIENT_ATTACKS = ("pgd_n", "ti_dim")  # untargeted L-inf attacks that follow the gradient alone
 
@@ -53,6 +54,16 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "check": f"{name}: reported with both BPDA and white-box (take the stronger as the robust number)",
                 "passed": True,
                 "detail": f"bpda {100 * r['error_rate']:.2f}%, white-box {100 * same[(attack, 'whitebox', budget)]['error_rate']:.2f}%",
+            })
+    for r in rows:
+        stages = r.get("robust_after")
+        if r["attack"] == "autoattack" and stages and "square" in stages and "fab-t" in stages:
+            extra = (stages["fab-t"] - stages["square"]) / r["n"]
+            checks.append({
+                "check": f"autoattack/{r['threat_model']}: its Square breaks at most {100 * SQUARE_SHARE:.1f}% of the "
+                         "images after its gradient attacks (AutoAttack's own check; else gradients are masked)",
+                "passed": extra <= SQUARE_SHARE,
+                "detail": "unbroken after " + ", ".join(f"{k} {v}" for k, v in stages.items()) + f" of {r['n']}",
             })
     for (attack, threat), r in strongest.items():
         if attack == "pgd_n" and ("autoattack", threat) in strongest:

@@ -27,10 +27,27 @@ def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
         row["errors"] += r["errors"]
         row["clean_errors"] += r["clean_errors"]
         row["seconds"] += r["seconds"]
+        _add_stages(row, r)
     for row in cells.values():
+        if row.get("robust_after") is None:
+            row.pop("robust_after", None)
         row["error_rate"] = row["errors"] / row["n"]
         row["clean_error"] = row["clean_errors"] / row["n"]
     return list(cells.values())
+
+
+def _add_stages(row: dict[str, Any], shard: dict[str, Any]) -> None:
+    """AutoAttack's per-stage unbroken counts, summed over shards; None once a shard lacks them (recorded before
+    the meter existed), so a sum never covers fewer images than the row."""
+    stages = (shard.get("attack_measured") or {}).get("robust_after")
+    if "robust_after" in row and row["robust_after"] is None:
+        return
+    if stages is None:
+        row["robust_after"] = None
+        return
+    total = row.setdefault("robust_after", dict.fromkeys(stages, 0))
+    for stage, count in stages.items():
+        total[stage] = total.get(stage, 0) + count
 
 
 def format_summary(rows: list[dict[str, Any]], release: str) -> str:

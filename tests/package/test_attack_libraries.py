@@ -53,8 +53,28 @@ def test_the_harness_runs_all_of_autoattack_channels_last_on_images_it_cannot_br
     robust = robust.to(memory_format=torch.channels_last)
     x = images[:2].contiguous(memory_format=torch.channels_last)
     labels = torch.full((2,), 9)
-    x_adv = build_attack("autoattack", eps=8 / 255).run(robust, x, labels, torch.Generator())
+    attack = build_attack("autoattack", eps=8 / 255)
+    x_adv = attack.run(robust, x, labels, torch.Generator())
     assert x_adv.shape == x.shape and (x_adv - x).abs().max() <= 8 / 255 + 1e-5
     assert x_adv.is_contiguous(memory_format=torch.channels_last)  # handed back in the evaluation's layout
+    every = dict.fromkeys(["clean", "apgd-ce", "apgd-t", "fab-t", "square"], 2)
+    assert attack.measured() == {"n": 2, "robust_after": every}  # every stage ran and none broke an image
     with torch.no_grad():
         assert (robust(x_adv).argmax(1) == labels).all()
+
+
+def test_the_autoattack_meter_counts_what_each_stage_left_and_fills_the_stages_skipped_once_all_fell(images):
+    """pyautoattack skips the stages after the one that broke everything; its log is all the meter reads."""
+    from cafd_zoo.attacks import build_attack
+
+    torch.manual_seed(1)
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    with torch.no_grad():
+        classifier[1].weight.mul_(10)  # input-sensitive: APGD-CE breaks every image
+        labels = classifier(images).argmax(1)
+    labels[0] = (labels[0] + 1) % 10  # one image wrong before any attack
+    attack = build_attack("autoattack", eps=8 / 255)
+    attack.run(classifier, images, labels, torch.Generator())
+    after = dict.fromkeys(["apgd-ce", "apgd-t", "fab-t", "square"], 0)
+    assert attack.measured() == {"n": len(images), "robust_after": {"clean": len(images) - 1} | after}
+    assert attack.measured() is None  # forgotten once summed up: the next results row starts from nothing

@@ -81,6 +81,26 @@ def test_a_gradient_free_square_far_above_the_gradient_attacks_is_flagged(tmp_pa
     assert name.format("oblivious") not in checks  # no gradient attack to compare with
 
 
+def test_autoattacks_own_square_check_sums_its_stages_over_shards_and_flags_a_square_that_breaks_more(tmp_path):
+    def stages(threat, shard, after):
+        row = cell("m", "autoattack", threat, shard, 10 - after[-1], 1)
+        row["attack_measured"] = {"n": 10, "robust_after": dict(zip(["clean", "apgd-ce", "apgd-t", "fab-t", "square"], after))}
+        return row
+
+    results = tmp_path / "r.jsonl"
+    write(results, [stages("whitebox", 0, [9, 6, 5, 5, 5]), stages("whitebox", 1, [9, 5, 5, 5, 5]),
+                    stages("bpda", 0, [9, 6, 6, 6, 4]), stages("bpda", 1, [9, 6, 6, 6, 6]),
+                    stages("oblivious", 0, [9, 6, 6, 6, 4]), cell("m", "autoattack", "oblivious", 1, 4, 1)])
+    rows = {r["threat_model"]: r for r in summarize(results, "m")}
+    assert rows["whitebox"]["robust_after"] == {"clean": 18, "apgd-ce": 11, "apgd-t": 10, "fab-t": 10, "square": 10}
+    assert "robust_after" not in rows["oblivious"]  # one shard recorded none: no sum over fewer images than the row
+    checks = {c["check"].split(":")[0]: (c["passed"], c["detail"]) for c in sanity_checks(list(rows.values()))
+              if "its Square" in c["check"]}
+    assert checks["autoattack/whitebox"] == (True, "unbroken after clean 18, apgd-ce 11, apgd-t 10, fab-t 10, square 10 of 20")
+    assert checks["autoattack/bpda"][0] is False  # Square broke 2 of 20 after the gradient attacks: 10% > 0.2%
+    assert "autoattack/oblivious" not in checks
+
+
 def test_variants_of_one_attack_are_checked_against_their_own_budget(tmp_path):
     results = tmp_path / "r.jsonl"
     rows = [cell("m", "pgd_n", "oblivious", 0, 2, 1), cell("m", "pgd_n", "whitebox", 0, 9, 1),
