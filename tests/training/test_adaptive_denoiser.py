@@ -99,7 +99,8 @@ def test_shipped_issue14_configs_are_the_recipes_they_say():
     assert paper == dataclasses.replace(compact, **probe)  # the compact release's recipe; only the probe differs
     assert adaptive.adversarial_source == "adaptive" and adaptive.lambda_ce > 0 and adaptive.adaptive_clean_fraction > 0
     paper_source = {"adversarial_source": "offline", "lambda_ce": 0.0, "adaptive_clean_fraction": 0.0}
-    assert dataclasses.replace(adaptive, **paper_source) == paper
+    assert adaptive.epochs == 2 < paper.epochs  # (b) is (a) fine-tuned: finetune-denoiser --init (a)'s weights
+    assert dataclasses.replace(adaptive, **paper_source, epochs=paper.epochs, schedule=paper.schedule) == paper
 
 
 # --- crafting -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # trained compact classifier (eps 8/255; ARCH: wrn16_4, the default, or resnet20), then two width-16 DUNETs in its
 # class activation feature space: (a) the paper's recipe (an offline CAFA-10 copy crafted against the robust
 # classifier) and (b) the adaptive variant (every batch attacked through denoiser + classifier). Then the
-# three-row table (robust classifier alone, + CAFD, + adaptive CAFD), worst case first: full white-box
+# three-row table (robust classifier alone, + CAFD, + adaptive CAFD: (a) fine-tuned for 2 epochs), worst case first: full white-box
 # AutoAttack, white-box PGD-50, BPDA, oblivious, Square, and the budget sweep that catches gradient masking.
 # Resumable: run it again after any stop. One heavy job at a time, from a git worktree at a fixed commit:
 #
@@ -52,11 +52,12 @@ cafa() { craft_cafa "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" 10; }
 denoiser() {
   train_denoiser train-denoiser "$DENOISER_CONFIG" "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$DENOISER_RUN"
 }
-adaptive() {  # crafts its own examples through the defended model on every batch: no CAFA copy
+adaptive() {  # (a) fine-tuned on examples crafted through the defended model on every batch: no CAFA copy
   finished "$ADAPTIVE_RUN" "$ADAPTIVE_CONFIG" && { echo "adaptive: done ($ADAPTIVE_RUN)"; return; }
   # shellcheck disable=SC2046
-  $PY -m training train-denoiser --config "$ADAPTIVE_CONFIG" --classifier-run "$CLASSIFIER_RUN" \
-    --classifier-config "$CLASSIFIER_CONFIG" --data "$DATA" --out "$ADAPTIVE_RUN" $(resume_if_started "$ADAPTIVE_RUN")
+  $PY -m training finetune-denoiser --init "$DENOISER_RUN/denoiser.safetensors" --config "$ADAPTIVE_CONFIG" \
+    --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" --data "$DATA" --out "$ADAPTIVE_RUN" \
+    $(resume_if_started "$ADAPTIVE_RUN")
 }
 
 mkdir -p "$OUT"
