@@ -1,4 +1,4 @@
-"""Extended (opt-in, about 17 minutes on one core): the robust recipe of issue 14 run end to end, every step for
+"""Extended (opt-in, about 20 minutes on one core beside a training job): the robust recipe of issue 14 run end to end, every step for
 real, on a tiny synthetic training set, before its hours-long run. It once found pyautoattack failing on
 channels_last inputs, which only a robust model reaches (APGD-T runs on what APGD-CE could not break).
 
@@ -44,7 +44,7 @@ def test_the_robust_recipe_runs_every_step_on_a_tiny_training_set(tmp_path):
     shutil.copyfile(Path(REAL) / "cifar-10-batches-bin" / "test_batch.bin", data / "test_batch.bin")
     denoiser = {"schedule": "{kind: multistep, milestones: [1], gamma: 0.3}", "eval_examples": "16"}
     env = {**os.environ, "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs"), "PY": sys.executable,
-           "N": "8", "SWEEP_N": "8", "ARCH": "resnet20", "OMP_NUM_THREADS": "1",
+           "N": "8", "SWEEP_N": "8", "SQUARE_N": "8", "ARCH": "resnet20", "OMP_NUM_THREADS": "1",
            "CLASSIFIER_CONFIG": str(_tiny_copy(CONFIGS / "resnet20_cifar10_fastat.yaml", tmp_path / "c.yaml",
                                                {"robust_probe_images": "16"})),
            "DENOISER_CONFIG": str(_tiny_copy(CONFIGS / "denoiser/cafd_denoiser_at_cifar10_compact.yaml",
