@@ -1,4 +1,7 @@
 """The DefendedClassifier goes into the authors' AutoAttack package as is: no adapter, no wrapper."""
+import re
+
+import pytest
 import torch
 from pyautoattack import AutoAttack
 from torch import nn
@@ -78,3 +81,23 @@ def test_the_autoattack_meter_counts_what_each_stage_left_and_fills_the_stages_s
     after = dict.fromkeys(["apgd-ce", "apgd-t", "fab-t", "square"], 0)
     assert attack.measured() == {"n": len(images), "robust_after": {"clean": len(images) - 1} | after}
     assert attack.measured() is None  # forgotten once summed up: the next results row starts from nothing
+
+
+def test_autoattacks_examples_survive_a_log_the_meter_cannot_read(images, monkeypatch):
+    """The stage counts come from pyautoattack's log lines: if their format changes, the hours of crafting are kept
+    and only the counts are missing (measured() None, so no row claims them), with a warning that says what to fix."""
+    from cafd_zoo.attacks import autoattack as harness
+    from cafd_zoo.attacks import build_attack
+
+    monkeypatch.setattr(harness, "_STAGE_LINE", re.compile("a line pyautoattack never writes"))
+    torch.manual_seed(1)
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    with torch.no_grad():
+        classifier[1].weight.mul_(10)
+        labels = classifier(images).argmax(1)
+    attack = build_attack("autoattack", eps=8 / 255)
+    with pytest.warns(UserWarning, match="update _STAGE_LINE"):
+        x_adv = attack.run(classifier, images, labels, torch.Generator())
+    with torch.no_grad():
+        assert (classifier(x_adv).argmax(1) != labels).all()
+    assert attack.measured() is None
