@@ -1,4 +1,5 @@
-"""The DefendedClassifier goes into the authors' AutoAttack package as is: no adapter, no wrapper."""
+"""AutoAttack: the DefendedClassifier goes into the authors' package as is, and the zoo's harness (bf16, channels_last,
+its per-stage counts) runs every stage of the ensemble on models it cannot break."""
 import re
 
 import pytest
