@@ -22,32 +22,31 @@ def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
         key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), images)
         row = cells.setdefault(key, {"attack": r["attack"], "threat_model": r["threat_model"], "params": r["params"],
                                      "images": images, "precision": r.get("precision"), "n": 0, "errors": 0,
-                                     "clean_errors": 0, "seconds": 0.0})
+                                     "clean_errors": 0, "seconds": 0.0, "shard_stages": []})
         row["n"] += r["n"]
         row["errors"] += r["errors"]
         row["clean_errors"] += r["clean_errors"]
         row["seconds"] += r["seconds"]
-        _add_stages(row, r)
+        row["shard_stages"].append((r.get("attack_measured") or {}).get("robust_after"))
     for row in cells.values():
-        if row.get("robust_after") is None:
-            row.pop("robust_after", None)
+        stages = _summed_stages(row.pop("shard_stages"))
+        if stages is not None:
+            row["robust_after"] = stages
         row["error_rate"] = row["errors"] / row["n"]
         row["clean_error"] = row["clean_errors"] / row["n"]
     return list(cells.values())
 
 
-def _add_stages(row: dict[str, Any], shard: dict[str, Any]) -> None:
-    """AutoAttack's per-stage unbroken counts, summed over shards; None once a shard lacks them (recorded before
-    the meter existed), so a sum never covers fewer images than the row."""
-    stages = (shard.get("attack_measured") or {}).get("robust_after")
-    if "robust_after" in row and row["robust_after"] is None:
-        return
-    if stages is None:
-        row["robust_after"] = None
-        return
-    total = row.setdefault("robust_after", dict.fromkeys(stages, 0))
-    for stage, count in stages.items():
-        total[stage] = total.get(stage, 0) + count
+def _summed_stages(shards: list[dict[str, int] | None]) -> dict[str, int] | None:
+    """AutoAttack's per-stage unbroken counts summed over a row's shards; None unless every shard has them (one
+    recorded before the meter existed would leave a sum over fewer images than the row)."""
+    if any(stages is None for stages in shards):
+        return None
+    total: dict[str, int] = {}
+    for stages in shards:
+        for stage, count in stages.items():  # type: ignore[union-attr]
+            total[stage] = total.get(stage, 0) + count
+    return total
 
 
 def format_summary(rows: list[dict[str, Any]], release: str) -> str:

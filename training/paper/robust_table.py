@@ -14,6 +14,8 @@ from cafd_zoo.evaluation import summarize
 from cafd_zoo.evaluation.params import recorded_steps
 from cafd_zoo.metrics_log import read_metrics
 
+from .table1 import cell_with_n, linf_budgets
+
 # (heading, attack, steps or None for any, threat models that count for a defended release / for a bare one)
 COLUMNS: list[tuple[str, str, int | None, str, str]] = [
     ("AutoAttack, white-box", "autoattack", None, "whitebox", "bare"),
@@ -29,9 +31,8 @@ COLUMNS: list[tuple[str, str, int | None, str, str]] = [
 def robust_table(results: str | Path, releases: list[str] | None = None) -> str:
     """The rows of ``releases`` (default: every release in ``results``, in file order), worst case first."""
     releases = releases or list(dict.fromkeys(r["release"] for r in read_metrics(results)))
-    lines = ["Error rate (%), L-inf eps 8/255, n test images in brackets; worst case: the highest error of the row",
-             "", "| model | clean | worst case | " + " | ".join(c[0] for c in COLUMNS) + " |",
-             "|---|---:|---:|" + "---:|" * len(COLUMNS)]
+    lines = []
+    measured = []
     for release in releases:
         rows = summarize(results, release)
         if not rows:
@@ -39,23 +40,26 @@ def robust_table(results: str | Path, releases: list[str] | None = None) -> str:
         bare = all(r["threat_model"] == "bare" for r in rows)
         if not bare:  # a defended release's bare rows judge the classifier without it: not this row's
             rows = [r for r in rows if r["threat_model"] != "bare"]
+        measured += rows
         cells = [_find(rows, attack, steps, bare_threat if bare else threat)
                  for _, attack, steps, threat, bare_threat in COLUMNS]
         attacked = [r for r in rows if r["attack"] != "none"]
         worst = max(attacked, key=lambda r: r["error_rate"], default=None)
         clean = max(rows, key=lambda r: r["n"])
-        lines.append(f"| {release} | {_cell(clean['clean_error'], clean['n'])} | "
-                     f"{_cell(worst['error_rate'], worst['n']) if worst else '-'} | "
-                     + " | ".join(_cell(c["error_rate"], c["n"]) if c else "-" for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {release} | {cell_with_n(clean['clean_error'], clean['n'])} | "
+                     f"{cell_with_n(worst['error_rate'], worst['n']) if worst else '-'} | "
+                     + " | ".join(cell_with_n(c["error_rate"], c["n"]) if c else "-" for c in cells) + " |")
+    header = [f"Error rate (%), L-inf eps {linf_budgets(measured)}, n test images in brackets; worst case: the highest "
+              "error of the row", "", "| model | clean | worst case | " + " | ".join(c[0] for c in COLUMNS) + " |",
+              "|---|---:|---:|" + "---:|" * len(COLUMNS)]
+    return "\n".join(header + lines) + "\n"
 
 
 def _find(rows: list[dict[str, Any]], attack: str, steps: int | None, threat: str) -> dict[str, Any] | None:
-    """The row of ``attack`` (with ``steps``, where given) under ``threat``, on the most images."""
+    """The row of ``attack`` (with ``steps``, where given) under ``threat`` (none: not a column of this row), on
+    the most images."""
+    if not threat:
+        return None
     found = [r for r in rows if r["attack"] == attack and r["threat_model"] == threat
              and (steps is None or recorded_steps(r["params"]) == steps)]
-    return max(found, key=lambda r: r["n"], default=None) if threat else None
-
-
-def _cell(rate: float, n: int) -> str:
-    return f"{100 * rate:.2f} ({n:,})"
+    return max(found, key=lambda r: r["n"], default=None)

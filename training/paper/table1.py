@@ -25,7 +25,7 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
     found = {a for cells in rows.values() for a in cells if a != "none"}
     attacks = attacks or [a for a in PAPER_ORDER if a in found] + sorted(found - set(PAPER_ORDER))
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
-    budget = _eps([cell for cells in rows.values() for cell in cells.values()])
+    budget = linf_budgets([cell for cells in rows.values() for cell in cells.values()])
     budget = "" if budget == "none" else f", L-inf eps {budget}"
     mixed = len(ns) > 1  # then each cell says its n: a 10,000-image cell and a 1,000-image one are not equally sure
     where = "n test images in brackets" if mixed else f"first n = {ns[0] if ns else 0} test images"
@@ -33,7 +33,7 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
              "", "| defense | clean | " + " | ".join(attacks) + " |", "|---|---:|" + "---:|" * len(attacks)]
 
     def rate(value: float, n: int) -> str:  # two decimals, as the paper prints: 10,000 images resolve 0.01 point
-        return _cell(value, n) if mixed else f"{100 * value:.2f}"
+        return cell_with_n(value, n) if mixed else f"{100 * value:.2f}"
 
     for release, cells in rows.items():
         if not cells:
@@ -67,12 +67,12 @@ def threat_table(results: str | Path, release: str) -> str:
                      key=lambda r: (first.index(r["attack"]), recorded_steps(r["params"]) or 0))
     attacks = list(dict.fromkeys(_variant(r, several) for r in ordered))  # PGD-10 before PGD-20
     clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
-    lines = [f"{release}: error rate (%) by attack (L-inf eps {_eps(rows)}) and threat model; n test images in brackets", "",
+    lines = [f"{release}: error rate (%) by attack (L-inf eps {linf_budgets(rows)}) and threat model; n test images in brackets", "",
              "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),
-             "| none (clean) | " + " | ".join(_cell(clean[t]["clean_error"], clean[t]["n"]) for t in threats) + " |"]
+             "| none (clean) | " + " | ".join(cell_with_n(clean[t]["clean_error"], clean[t]["n"]) for t in threats) + " |"]
     for attack in attacks:
         lines.append(f"| {attack} | " + " | ".join(
-            _cell(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-" for t in threats) + " |")
+            cell_with_n(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-" for t in threats) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -81,11 +81,13 @@ def _variant(row: dict, several: set[str]) -> str:
     return f"{row['attack']}, {recorded_steps(row['params'])} steps" if row["attack"] in several else row["attack"]
 
 
-def _cell(rate: float, n: int) -> str:
+def cell_with_n(rate: float, n: int) -> str:
+    """An error rate (%) with the number of images it was measured on, for rows whose cells differ in n."""
     return f"{100 * rate:.2f} ({n:,})"
 
 
-def _eps(rows: list[dict]) -> str:
+def linf_budgets(rows: list[dict]) -> str:
+    """The L-inf eps of ``rows``' attacks, as the tables' headers print them ("8/255"; "none" if no row has one)."""
     budgets = sorted({round(r["params"]["eps"] * 255, 2) for r in rows  # FWA's eps is a transport budget, not L-inf
                       if "eps" in r["params"] and r["params"].get("norm", "Linf") == "Linf"})
     return ", ".join(f"{b:g}/255" for b in budgets) or "none"
