@@ -14,12 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from cafd_zoo.attacks import pgd
 from cafd_zoo.data import ImageSet
 from cafd_zoo.precision import autocast
 
+from ..engine.safetensors_io import save_canonical
 from .adversarial_training import PGDTraining
 
 STEPS = 10
@@ -58,7 +58,7 @@ def save_epoch_weights(model: torch.nn.Module, out: Path, epoch: int, architectu
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"epoch_{epoch:03d}.safetensors"
     partial = path.with_suffix(".partial")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(partial),
-              metadata={"architecture": architecture, "epoch": str(epoch)})
+    save_canonical({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, partial,
+                   {"architecture": architecture, "epoch": epoch})
     partial.replace(path)
     return path
