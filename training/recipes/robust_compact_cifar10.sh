@@ -16,10 +16,10 @@
 # Xeon: WRN-16-4 12 min an epoch (about 3 h for 15), ResNet-20 2 min (benchmarks/README.md); plan with
 # `python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1 --no-denoisers` first.
 #
-# Before the real run, a smoke run of every step (about 17 min on one core; it found pyautoattack's APGD-T failing
-# on channels_last inputs, which only a robust model reaches): CLASSIFIER_CONFIG, DENOISER_CONFIG, ADAPTIVE_CONFIG
-# set to copies with 1 epoch, batch 16, check_md5 false (and eval_examples 16), DATA a synthetic CIFAR-10 of 200
-# training images (tests/cifar_files.py) with the real test_batch.bin, N=8 SWEEP_N=8.
+# Before the real run, a smoke run of every step on tiny data (about 20 min on one core; it found pyautoattack's
+# APGD-T failing on channels_last inputs, which only a robust model reaches), with CLASSIFIER_CONFIG,
+# DENOISER_CONFIG and ADAPTIVE_CONFIG swapped for tiny copies: CAFD_CIFAR10_DIR=DIR python -m pytest
+# tests/training/test_recipe_smoke.py
 #
 # Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, sweep. Results go to
 # OUT (default RUNS/eval_robust_ARCH_cifar10), rendered worst case first by
