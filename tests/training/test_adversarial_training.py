@@ -72,6 +72,8 @@ def test_the_adversarial_block_is_read_and_every_mistake_named(tmp_path):
         "{attack: roa, stride: 0}": "stride must be an integer >= 1",
         "{attack: roa, random_start: maybe}": "random_start must be true or false",
         "pgd": "expected a mapping",
+        "{attack: pgd}\nrobust_probe_images: -1": "robust_probe_images must be an integer >= 0, got -1",
+        "{attack: roa}\nrobust_probe_images: 512": "robust_probe_images watches PGD adversarial training",
     }
     for block, message in mistakes.items():
         config.write_text(base + f"adversarial: {block}\n")

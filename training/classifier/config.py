@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 
 from ..engine.lr_schedule import Schedule
-from .adversarial_training import AdversarialTraining, adversarial_from_dict
+from .adversarial_training import AdversarialTraining, PGDTraining, adversarial_from_dict, check_integer
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ class ClassifierConfig:
     adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/classifier/adversarial_training.py)
     robust_probe_images: int = 0  # AT: PGD-10 accuracy on this many training images per epoch (training/classifier/robust_probe.py)
 
+    def __post_init__(self) -> None:
+        check_integer("robust_probe_images", self.robust_probe_images, 0)
+        if self.robust_probe_images and not isinstance(self.adversarial, PGDTraining):
+            raise ValueError("robust_probe_images watches PGD adversarial training: it needs an "
+                             "adversarial: {attack: pgd, ...} block (or set it to 0)")
+
 
 def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
     names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -63,7 +69,7 @@ def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
         values["adversarial"] = adversarial_from_dict(values["adversarial"], f"{where}: adversarial")
     try:
         return cls(**values)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from exc
 
 
