@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cafd_zoo.integrity import sha256_of
+
 from ..cifar_files import write_binary_cifar
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,3 +64,19 @@ def test_the_robust_recipe_runs_every_step_on_a_tiny_training_set(tmp_path):
                             check=True, capture_output=True, text=True).stdout
     assert report.count("| cafd_resnet20at_cifar10") == 2 and "| resnet20at_cifar10 |" in report
     assert (tmp_path / "runs" / "resnet20at_cifar10" / "epochs" / "epoch_001.safetensors").exists()
+
+    # the release script exports the pair as package files, into a copy of the manifest
+    manifest = tmp_path / "manifest.json"
+    shutil.copyfile(REPO / "weights_manifest.json", manifest)
+    package = tmp_path / "package"
+    subprocess.run(["bash", "training/recipes/release_robust_compact_cifar10.sh", "classifier", "defended"], cwd=REPO,
+                   env=env | {"BEST": "cafd_resnet20at_cifar10", "MANIFEST": str(manifest), "PACKAGE": str(package)},
+                   check=True, timeout=600)
+    written = json.loads(manifest.read_text())
+    pair = written["releases"]["cafd_resnet20at_cifar10"]
+    assert pair["status"] == "embedded" and pair["components"] == {
+        "classifier": "resnet20at_cifar10", "denoiser": "dunet16_resnet20at_cifar10"}
+    files = [written["weights"][w] for w in pair["components"].values()]
+    assert all(f["source"] == "package" and f["dtype"] == "float16" for f in files)
+    assert all(sha256_of(package / f["filename"]) == f["sha256"] for f in files)
+    assert any(m["attack"] == "autoattack" and m["threat_model"] == "whitebox" for m in pair["metrics"])
