@@ -43,6 +43,9 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--search-steps": Option("CW-L2: binary-search steps over the constant c", {"type": int}),
     "--confidence": Option("CW-L2: margin kappa", {"type": float}),
     "--run": Option("the finished run folder to export (train-classifier or train-denoiser --out)"),
+    "--epoch": Option("export-classifier: the weights kept at the end of this epoch (RUN/epochs/, written by runs "
+                      "with robust_probe_images) instead of the final ones: the early stop of a fast adversarial "
+                      "training that collapsed; its clean error is the one that epoch measured", {"type": int}),
     "--results": Option("evaluate's results file for --release (becomes the metrics; repeat for several)",
                         {"action": "append"}),
     "--weights-id": Option("the denoiser file's manifest key (default: the release's, else dunet<width>_<name>, "

@@ -31,7 +31,7 @@ def _export_classifier(args: argparse.Namespace) -> int:
 
     release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
                                 dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary,
-                                results=args.results)
+                                results=args.results, epoch=args.epoch)
     metric = release["metrics"][0]
     print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
           f"on {metric['n']} images, recorded in {args.manifest}")
@@ -102,7 +102,7 @@ def register(sub: Any) -> None:
         "the run measured on its whole test split, with the command that reproduces it. With --results (`cafd "
         "evaluate --model RELEASE --threat bare` JSON lines on the exported release), their rows become metrics too.",
     )
-    add(p, "--run", "--config", "--release", "--results", *EXPORT, run={"required": True}, config={"required": True},
+    add(p, "--run", "--config", "--release", "--results", "--epoch", *EXPORT, run={"required": True}, config={"required": True},
         release={"required": True}, **EXPORT_SETTINGS)
     p.set_defaults(func=_export_classifier)
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from safetensors.torch import load_file
 
+from cafd_zoo.metrics_log import read_metrics
+
 from ..classifier.config import differences_from_record, load_config
 from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
@@ -33,23 +35,28 @@ def export_classifier(
     machine: str | None = None,
     code_commit: str | None = None,
     results: list[str | Path] | None = None,
+    epoch: int | None = None,
 ) -> dict[str, Any]:
     """Export ``run_dir/model.safetensors`` as ``release``: to the Hub layout under ``out_dir`` when
-    ``repo_id`` is given, else as a package file (``out_dir`` = ``cafd_zoo/release``)."""
+    ``repo_id`` is given, else as a package file (``out_dir`` = ``cafd_zoo/release``). With ``epoch``, the
+    weights kept at the end of that epoch instead (an early stop), with the test accuracy that epoch logged."""
     run_dir = Path(run_dir)
     config = load_config(config_path)
     result = json.loads((run_dir / "result.json").read_text())
     differ = differences_from_record(result["config"], config)
     if differ:
         raise ValueError(f"{run_dir} was not trained with {config_path}: the configs differ in {', '.join(differ)}")
+    weights, test_accuracy = run_dir / "model.safetensors", result["test_accuracy"]
+    if epoch is not None:
+        weights, test_accuracy = _epoch_weights(run_dir, epoch)
     model = build_classifier(config)
-    model.load_state_dict(load_file(str(run_dir / "model.safetensors")), strict=True)
+    model.load_state_dict(load_file(str(weights)), strict=True)
     arguments = dict(config.architecture_args, num_classes=config.num_classes)
     if config.mean is not None:
         arguments |= {"mean": list(config.mean), "std": list(config.std)}
     command = f"python -m training train-classifier --config {Path(config_path).as_posix()} --data DIR --out RUN"
     metric = {"threat_model": "clean", "target": "classifier", "attack": "none", "budget": {}, "n": result["test_examples"],
-              "seed": config.seed, "error_rate": round(1 - result["test_accuracy"], 6), "command": command}
+              "seed": config.seed, "error_rate": round(1 - test_accuracy, 6), "command": command}
     if machine:
         metric["machine"] = machine
     commit = code_commit or result.get("code_commit")
@@ -62,11 +69,28 @@ def export_classifier(
         deviations=known.get("deviations") or {"from_paper": [], "from_official_code": []},
         metrics=_with_results(metric, results, release, machine),
         training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
-                  "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} --release {release}"]},
+                  "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} "
+                                        f"--release {release}" + (f" --epoch {epoch}" if epoch is not None else "")]}
+        | ({"epoch": epoch} if epoch is not None else {}),
     )
     component = Component("classifier", release, config.architecture, arguments, model, repo_id=repo_id,
                           filename="model.safetensors" if repo_id else f"{release}.safetensors")
     return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype)
+
+
+def _epoch_weights(run_dir: Path, epoch: int) -> tuple[Path, float]:
+    """The weights kept at the end of ``epoch`` and the test accuracy logged with them."""
+    path = run_dir / "epochs" / f"epoch_{epoch:03d}.safetensors"
+    if not path.is_file():
+        kept = sorted(p.stem.removeprefix("epoch_").lstrip("0") for p in (run_dir / "epochs").glob("epoch_*.safetensors"))
+        raise ValueError(f"{run_dir} kept no weights of epoch {epoch}: "
+                         + (f"it kept epochs {', '.join(kept)}" if kept else "it keeps none (only runs with "
+                            "robust_probe_images keep each epoch's weights)"))
+    logged = [r["test_accuracy"] for r in read_metrics(run_dir / "metrics.jsonl")
+              if r.get("epoch") == epoch and "test_accuracy" in r]
+    if not logged:
+        raise ValueError(f"{run_dir}/metrics.jsonl logs no test accuracy for epoch {epoch}")
+    return path, logged[-1]
 
 
 def _with_results(trained: dict[str, Any], results: list[str | Path] | None, release: str,
