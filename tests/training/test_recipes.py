@@ -60,3 +60,16 @@ def test_the_metrics_step_records_every_results_file_that_exists(tmp_path):
     assert [(a[a.index("--release") + 1], [x for x in a if x.endswith(".jsonl")]) for a in commands] == [
         ("vgg19_cifar10", [str(evaluation / "classifier.jsonl"), str(evaluation / "embedded.jsonl")]),
         ("cafd_vgg19_cifar10", [str(evaluation / "embedded.jsonl")])]
+
+
+def test_the_robust_recipe_stops_after_a_classifier_whose_fast_at_collapsed(tmp_path):
+    run = tmp_path / "runs" / "wrn16_4at_cifar10"
+    run.mkdir(parents=True)
+    (run / "result.json").write_text('{"epochs": 15}')  # finished: the step skips training and checks the log
+    (run / "metrics.jsonl").write_text('{"epoch": 9, "test_accuracy": 0.7, "train_pgd10_accuracy": 0.05, '
+                                       '"catastrophic_overfitting": true}\n')
+    env = {**os.environ, "PY": "false", "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs")}
+    done = subprocess.run(["bash", "training/recipes/robust_compact_cifar10.sh", "classifier", "cafa"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "export-classifier --run" in done.stderr and "--epoch K" in done.stderr
+    assert "== cafa" not in done.stdout

@@ -47,7 +47,15 @@ ADAPTIVE_RUN=$RUNS/cafd_denoiser_${CLASSIFIER}_adaptive
 # shellcheck source=lib/steps.sh
 source "$(dirname "$0")/lib/steps.sh"
 
-classifier() { train_classifier "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN"; }
+classifier() {
+  train_classifier "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN"
+  # hours of crafting and evaluation against a collapsed classifier would be wasted: stop, and say what to do
+  if grep -qs '"catastrophic_overfitting": true' "$CLASSIFIER_RUN/metrics.jsonl"; then
+    echo "classifier: fast AT collapsed (catastrophic_overfitting in $CLASSIFIER_RUN/metrics.jsonl): export the last" \
+      "epoch before it (python -m training export-classifier --run $CLASSIFIER_RUN --epoch K ...) and judge it" >&2
+    exit 3
+  fi
+}
 cafa() { craft_cafa "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" 10; }
 denoiser() {
   train_denoiser train-denoiser "$DENOISER_CONFIG" "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$DENOISER_RUN"
