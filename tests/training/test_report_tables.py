@@ -177,8 +177,11 @@ def test_the_robust_table_puts_each_rows_worst_case_first_and_leaves_bare_rows_t
     ])
     out = tmp_path / "robust.md"
     assert training_main(["report", "--table", "robust", str(results), "--out", str(out)]) == 0
-    rows = out.read_text().splitlines()[4:]
-    assert rows == [
-        f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | - | - | - | - |",
-        f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | - | - | - | 40.00 (10) |",
+    lines = out.read_text().splitlines()
+    # the columns no row measured (BPDA, oblivious AutoAttack) are left out
+    assert lines[2] == ("| model | clean | worst case | AutoAttack, white-box | PGD-50, white-box | Square, white-box | "
+                        "PGD-20, oblivious |")
+    assert lines[4:] == [
+        f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | - |",
+        f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | 40.00 (10) |",
     ]

@@ -3,7 +3,7 @@
 Rows: releases (the bare classifier and each defended model); columns: the worst case over every measured cell,
 then white-box AutoAttack (the headline), white-box PGD-50, white-box Square (gradient-free), BPDA and oblivious.
 For the bare classifier, "white-box" is the ``bare`` threat model: an attacker who knows the classifier knows the
-whole model. Each cell gives its n, since the cells of one row may differ in n.
+whole model. Each cell gives its n, since the cells of one row may differ in n; a column no row measured is left out.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ COLUMNS: list[tuple[str, str, int | None, str, str]] = [
 def robust_table(results: str | Path, releases: list[str] | None = None) -> str:
     """The rows of ``releases`` (default: every release in ``results``, in file order), worst case first."""
     releases = releases or list(dict.fromkeys(r["release"] for r in read_metrics(results)))
-    lines = []
-    measured = []
+    measured: list[dict[str, Any]] = []
+    table: list[tuple[str, dict[str, Any], dict[str, Any] | None, list[dict[str, Any] | None]]] = []
     for release in releases:
         rows = summarize(results, release)
         if not rows:
@@ -44,14 +44,16 @@ def robust_table(results: str | Path, releases: list[str] | None = None) -> str:
         cells = [_find(rows, attack, steps, bare_threat if bare else threat)
                  for _, attack, steps, threat, bare_threat in COLUMNS]
         attacked = [r for r in rows if r["attack"] != "none"]
-        worst = max(attacked, key=lambda r: r["error_rate"], default=None)
-        clean = max(rows, key=lambda r: r["n"])
-        lines.append(f"| {release} | {cell_with_n(clean['clean_error'], clean['n'])} | "
-                     f"{cell_with_n(worst['error_rate'], worst['n']) if worst else '-'} | "
-                     + " | ".join(cell_with_n(c["error_rate"], c["n"]) if c else "-" for c in cells) + " |")
+        table.append((release, max(rows, key=lambda r: r["n"]), max(attacked, key=lambda r: r["error_rate"], default=None),
+                      cells))
+    shown = [i for i in range(len(COLUMNS)) if any(cells[i] for *_, cells in table)]  # a column nobody measured: none
+    lines = [f"| {release} | {cell_with_n(clean['clean_error'], clean['n'])} | "
+             f"{cell_with_n(worst['error_rate'], worst['n']) if worst else '-'} | "
+             + " | ".join(cell_with_n(cells[i]["error_rate"], cells[i]["n"]) if cells[i] else "-" for i in shown) + " |"
+             for release, clean, worst, cells in table]
     header = [f"Error rate (%), L-inf eps {linf_budgets(measured)}, n test images in brackets; worst case: the highest "
-              "error of the row", "", "| model | clean | worst case | " + " | ".join(c[0] for c in COLUMNS) + " |",
-              "|---|---:|---:|" + "---:|" * len(COLUMNS)]
+              "error of the row", "", "| model | clean | worst case | " + " | ".join(COLUMNS[i][0] for i in shown) + " |",
+              "|---|---:|---:|" + "---:|" * len(shown)]
     return "\n".join(header + lines) + "\n"
 
 
