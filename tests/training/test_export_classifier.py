@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import cafd_zoo
 from cafd_zoo.errors import IntegrityError
-from safetensors.torch import load_file
-
 from cafd_zoo.manifest import load_manifest
 from cafd_zoo.metrics_log import read_metrics
 from training.__main__ import main as training_main

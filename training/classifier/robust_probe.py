@@ -51,12 +51,16 @@ def collapsed(previous: float | None, current: float) -> bool:
     return previous is not None and previous - current > FELL
 
 
+def epoch_weights_path(out: Path, epoch: int) -> Path:
+    """Where a run keeps the weights of the end of epoch ``epoch`` (1-based); zero-padded, so they sort by epoch."""
+    return out / "epochs" / f"epoch_{epoch:03d}.safetensors"
+
+
 def save_epoch_weights(model: torch.nn.Module, out: Path, epoch: int, architecture: str) -> Path:
     """``out/epochs/epoch_NNN.safetensors``: the weights at the end of epoch ``epoch`` (1-based), written
     atomically, so the last epoch before a collapse can be exported instead of the final one."""
-    folder = out / "epochs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"epoch_{epoch:03d}.safetensors"
+    path = epoch_weights_path(out, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     save_canonical({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, partial,
                    {"architecture": architecture, "epoch": epoch})

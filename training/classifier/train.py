@@ -31,7 +31,7 @@ from ..engine.epoch_loop import run_epochs, start_or_resume
 from ..engine.fingerprints import gather_fingerprints
 from ..engine.resumable_order import ResumableSampler
 from .adversarial_training import PGDTraining, adversarial_batch, attack_generator
-from .robust_probe import collapsed, pgd_probe_accuracy, save_epoch_weights
+from .robust_probe import collapsed, epoch_weights_path, pgd_probe_accuracy, save_epoch_weights
 from .config import ClassifierConfig, config_dict
 
 CHECKPOINT = "checkpoint.pt"
@@ -164,7 +164,7 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
         if fell:
             print(f"warning: PGD-10 accuracy on the probe's training images fell from {probes[-2]:.3f} to {probe:.3f} "
                   f"in epoch {counters.epoch}: catastrophic overfitting (Wong et al. 2020). The weights before it are "
-                  f"{out}/epochs/epoch_{counters.epoch - 1:03d}.safetensors", flush=True)
+                  f"{epoch_weights_path(out, counters.epoch - 1)}", flush=True)
 
     finished = run_epochs(world, sampler, counters, epochs=config.epochs, batch_size=config.batch_size,
                           train_batch=train_batch, checkpoint=checkpoint, log=log, log_every=config.log_every,

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from cafd_zoo.metrics_log import read_metrics
 
 from ..classifier.config import differences_from_record, load_config
+from ..classifier.robust_probe import epoch_weights_path
 from ..classifier.train import build_classifier
 from .export import Component, ReleaseSpec, export_release
 from .result_metrics import metrics_from_files
@@ -80,9 +81,9 @@ def export_classifier(
 
 def _epoch_weights(run_dir: Path, epoch: int) -> tuple[Path, float]:
     """The weights kept at the end of ``epoch`` and the test accuracy logged with them."""
-    path = run_dir / "epochs" / f"epoch_{epoch:03d}.safetensors"
-    if not path.is_file():
-        kept = sorted(p.stem.removeprefix("epoch_").lstrip("0") for p in (run_dir / "epochs").glob("epoch_*.safetensors"))
+    path = epoch_weights_path(run_dir, epoch)
+    if not path.is_file():  # the names are zero-padded: sorted names are sorted epochs
+        kept = [p.stem.removeprefix("epoch_").lstrip("0") for p in sorted(path.parent.glob("epoch_*.safetensors"))]
         raise ValueError(f"{run_dir} kept no weights of epoch {epoch}: "
                          + (f"it kept epochs {', '.join(kept)}" if kept else "it keeps none (only runs with "
                             "robust_probe_images keep each epoch's weights)"))
