@@ -69,7 +69,7 @@ confirm() {  # on the exported files, through the manifest, as a user loads them
 metrics() {  # the confirmed rows join the evaluation's; weights untouched
   local release found
   for release in "$CLASSIFIER" "$BEST"; do
-    found=$(results "$release" table.jsonl exported.jsonl)
+    found=$(results "$release" table.jsonl exported.jsonl embedded.jsonl)  # embedded: the default suite checks it
     [ -n "$found" ] || { echo "metrics: no results of $release in $EVAL yet (run the evaluation and confirm first)"; continue; }
     # shellcheck disable=SC2086
     $PY -m training record-metrics --release "$release" --manifest "$MANIFEST" --machine "$MACHINE" $found
