@@ -19,6 +19,9 @@ def test_demo_prints_its_table_and_writes_the_figure(tmp_path, monkeypatch, caps
     for setting in ("clean", "PGD-2, oblivious", "CAFA-2", "PGD-2, full white-box"):
         assert setting in out
     assert "first 16 CIFAR-10 test images" in out
+    white_box = next(line for line in out.splitlines() if "full white-box" in line).split()
+    oblivious = next(line for line in out.splitlines() if "PGD-2, oblivious" in line).split()
+    assert white_box[-2] == oblivious[-2]  # the bare classifier's own white-box PGD: the same examples, the same cell
     with Image.open(figure) as picture:
         assert picture.size[0] > 8 * 128 and picture.size[1] >= 6 * 128  # 6 rows of 8 images at 4x
 
