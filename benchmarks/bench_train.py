@@ -15,6 +15,8 @@ Weights are random (speed does not depend on them); repetitions are interleaved,
                                                      # plan a classifier's training (epoch = 50,000 / img/s)
     python benchmarks/bench_train.py --classifiers resnet20 wrn16_4 --adversarial 1 --no-denoisers --modes bf16_cl
                                                      # plan a fast adversarial training
+    python benchmarks/bench_train.py --classifiers --no-denoisers --denoiser-classifiers timm:resnet18 --modes bf16_cl
+                                                     # plan fine-tuning the released denoiser for your classifier
 """
 from __future__ import annotations
 
@@ -86,9 +88,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions per entry, median kept (default 3)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="numeric paths to time (default: all)")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--classifiers", nargs="+", default=["vgg19"], metavar="ARCH",
-                        help="classifier architectures whose training step to time (default: vgg19)")
+    parser.add_argument("--classifiers", nargs="*", default=["vgg19"], metavar="ARCH",
+                        help="classifier architectures whose training step to time (default: vgg19; none: no flag "
+                             "values)")
     parser.add_argument("--no-denoisers", action="store_true", help="time the classifier steps only")
+    parser.add_argument("--denoiser-classifiers", nargs="+", default=[], metavar="ARCH",
+                        help="also time the paper-size denoiser step with L_caf through each of these classifiers, "
+                             "e.g. timm:resnet18 resnet50: what fine-tuning the released denoiser for that classifier "
+                             "costs (finetune_denoiser.sh: 2 epochs of 10,000 pairs)")
     parser.add_argument("--adversarial", type=int, metavar="K", default=0,
                         help="also time each classifier's adversarial training step: PGD-K at eps 8/255 first "
                              "(1: fast adversarial training; 10: the paper's AT)")
@@ -111,6 +118,9 @@ def main() -> None:
         if not args.no_denoisers:
             steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
             steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
+        for arch in args.denoiser_classifiers:
+            steps[(f"fine-tuning step: DUNET-64 + D, L_caf through {arch}", mode)] = denoiser_step(
+                create_model(arch), 64, x, mode)
     seconds = median_times(steps, args.reps)
     img_s = {k: args.batch / v for k, v in seconds.items()}
     results = {"cpu": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16("cpu"),
@@ -132,6 +142,10 @@ def main() -> None:
         if "classifier step" in name:
             print(f"| minutes per CIFAR-10 epoch (50,000 images): {name} | "
                   + " | ".join(f"{50_000 / img_s[(name, m)] / 60:.0f}" for m in args.modes) + " |")
+    for name in names:
+        if name.startswith("fine-tuning step"):
+            print(f"| minutes per fine-tuning epoch (10,000 pairs): {name} | "
+                  + " | ".join(f"{10_000 / img_s[(name, m)] / 60:.0f}" for m in args.modes) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "count, output shape, the shape of its class activation features F at 32x32, and the build time.",
     )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter on architecture names (default: all)")
-    p.add_argument("--num-classes", type=int, default=10, help="number of classes of the classifiers (default: 10)")
+    add_options(p, OPTIONS, "--num-classes", num_classes={"default": 10})
     p.set_defaults(func=_architectures)
 
     p = sub.add_parser(

@@ -86,6 +86,7 @@ OPTIONS: dict[str, Option] = {
                           {"choices": ["auto", "bf16", "fp32"]}),
     "--device": Option("where to run: cpu, cuda, cuda:1, ... (without a default: this process's GPU if any, else "
                        "cpu)"),
+    "--num-classes": Option("number of classes of the classifier(s)", {"type": int}),
     "--out": Option("what the command writes: a results file (JSON lines, appended to), a run or shard folder, "
                     "or a table or figure file"),
     "--resume": Option("continue what --out already holds (a run's checkpoint; the finished cells of a results file)",

@@ -24,7 +24,8 @@ def recorded_commands(script: Path, tmp_path: Path) -> list[list[str]]:
     recorder.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"{RECORDER}\" {log} \"$@\"\n")
     recorder.chmod(0o755)
     env = {**os.environ, "PY": str(recorder), "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs"),
-           "OUT": str(tmp_path / "out"), "BEST": "cafd_wrn16_4at_cifar10"}
+           "OUT": str(tmp_path / "out"), "BEST": "cafd_wrn16_4at_cifar10",
+           "CLASSIFIER_RUN": str(tmp_path / "runs" / "my_resnet18")}
     subprocess.run(["bash", str(script)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     return [json.loads(line) for line in log.read_text().splitlines()]
 

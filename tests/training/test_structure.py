@@ -127,7 +127,7 @@ def test_python_m_training_lists_the_same_commands_as_before():
                 for name in action.choices}
     assert commands == {"publish", "train-classifier", "export-classifier", "export-defended", "export-transfer", "record-metrics", "craft-cafa",
                         "craft-adversarial", "train-denoiser", "evaluate", "sweep", "report", "figure",
-                        "caf-distance", "finetune-denoiser"}
+                        "caf-distance", "finetune-denoiser", "import-classifier"}
 
 
 def test_package_tests_import_the_package_only():

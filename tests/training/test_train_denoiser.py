@@ -283,7 +283,7 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
     configs = {path.stem: load_denoiser_config(path) for path in shipped}  # every shipped config loads
     assert len(configs) >= 19  # CAFD ones (2 for issue 14), ablations, the gray-box surrogate, HGD('), APE-G('), a fine-tuning
-    finetune, cpu = configs["cafd_denoiser_resnet50_cifar10_finetune"], configs["cafd_denoiser_vgg19_cifar10_cpu"]
+    finetune, cpu = configs["cafd_denoiser_finetune_cifar10"], configs["cafd_denoiser_vgg19_cifar10_cpu"]
     budget = {"epochs": finetune.epochs, "lr": finetune.lr, "schedule": finetune.schedule}
     assert finetune == dataclasses.replace(cpu, **budget)  # the released recipe, fine-tuned: only the budget differs
     compact = configs["cafd_denoiser_resnet20_cifar10_compact"]

@@ -60,4 +60,4 @@ def defended_from_runs(args: argparse.Namespace, threats: list[str]) -> tuple[De
     model = defend(classifier, denoiser, threats)
     defense = Path(args.denoiser).parent.name if args.denoiser else args.purifier
     release = args.release or Path(args.classifier_run).name + (f"+{defense}" if defense else "")
-    return model, release, evaluation_data(args, config.dataset)
+    return model, release, evaluation_data(args, config.dataset, check_md5=config.check_md5)  # as craft-cafa reads it

@@ -13,22 +13,20 @@ set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding cifar-10-batches-bin/}
 RUNS=${RUNS:-../runs}
 PY=${PY:-python}
-CAFA_STEPS=${CAFA_STEPS:-10}
-CAFA_LIMIT=${CAFA_LIMIT:-11000}
 CLASSIFIER_CONFIG=training/configs/resnet50_cifar10.yaml
-FINETUNE_CONFIG=training/configs/denoiser/cafd_denoiser_resnet50_cifar10_finetune.yaml
 CLASSIFIER_RUN=$RUNS/resnet50_cifar10
-CAFA_DIR=$RUNS/cafa${CAFA_STEPS}_resnet50_cifar10
-FINETUNE_RUN=$RUNS/cafd_denoiser_resnet50_cifar10_finetune
 
 # shellcheck source=lib/steps.sh
 source "$(dirname "$0")/lib/steps.sh"
 
 classifier() { train_classifier "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN"; }
-cafa() { craft_cafa "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$CAFA_STEPS" --limit "$CAFA_LIMIT"; }
-finetune() {
-  train_denoiser finetune-denoiser "$FINETUNE_CONFIG" "$CLASSIFIER_CONFIG" "$CLASSIFIER_RUN" "$CAFA_DIR" "$FINETUNE_RUN" \
-    --init cafd_denoiser_cifar10
+# the fine-tuning path any user's classifier takes (its CAFA copy: RUNS/cafa10_resnet50_cifar10; the fine-tuned
+# denoiser: RUNS/cafd_denoiser_resnet50_cifar10_finetune); Table 2 is measured on the stored releases afterwards
+finetune_path() {
+  CLASSIFIER_RUN=$CLASSIFIER_RUN CLASSIFIER_CONFIG=$CLASSIFIER_CONFIG DATA=$DATA RUNS=$RUNS PY=$PY \
+    bash "$(dirname "$0")/finetune_denoiser.sh" "$@"
 }
+cafa() { finetune_path cafa; }
+finetune() { finetune_path finetune; }
 
 run_steps "${@:-classifier cafa finetune}"

@@ -16,7 +16,7 @@ PY=${PY:-python}
 MACHINE=${MACHINE:-2-core AMD EPYC (AVX512-BF16), torch 2.14.1, CPU only}
 EXPORT=$RUNS/export
 CLASSIFIER_CONFIG=training/configs/resnet50_cifar10.yaml
-FINETUNE_CONFIG=training/configs/denoiser/cafd_denoiser_resnet50_cifar10_finetune.yaml
+FINETUNE_CONFIG=training/configs/denoiser/cafd_denoiser_finetune_cifar10.yaml
 
 classifier() {
   # shellcheck disable=SC2046
