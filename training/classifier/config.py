@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from cafd_zoo.models import is_architecture, list_architectures
+
 from ..engine.lr_schedule import Schedule
 from .adversarial_training import AdversarialTraining, PGDTraining, adversarial_from_dict, check_integer
 
@@ -48,6 +50,9 @@ class ClassifierConfig:
     robust_probe_images: int = 0  # AT: PGD-10 accuracy on this many training images per epoch (training/classifier/robust_probe.py)
 
     def __post_init__(self) -> None:
+        if not is_architecture(self.architecture):  # before hours of work that would end in a KeyError
+            raise ValueError(f"unknown architecture {self.architecture!r}: a zoo architecture "
+                             f"({', '.join(list_architectures())}) or timm:<a timm model name>")
         check_integer("robust_probe_images", self.robust_probe_images, 0)
         if self.robust_probe_images and not isinstance(self.adversarial, PGDTraining):
             raise ValueError("robust_probe_images watches PGD adversarial training: it needs an "
