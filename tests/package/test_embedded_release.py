@@ -17,7 +17,7 @@ from cafd_zoo.manifest import load_manifest
 from cafd_zoo.models import DefendedClassifier
 
 
-EMBEDDED = [n for n in load_manifest().names() if load_manifest().releases[n]["status"] == "embedded"]
+EMBEDDED = [name for name, entry in load_manifest().releases.items() if entry["status"] == "embedded"]
 
 
 def _on_the_sample(m: dict) -> bool:

@@ -29,6 +29,14 @@ TIMM = "timm:test_resnet"
 REPO = Path(__file__).resolve().parents[2]
 
 
+def tiny_finetune_config(path: Path, adversarial_source: str, *more: str) -> Path:
+    """A one-epoch width-4 fine-tuning config for the synthetic data of ``setup``."""
+    path.write_text("\n".join(["dataset: cifar10", "epochs: 1", "batch_size: 8", "denoiser_width: 4",
+                               "discriminator_width: 4", f"adversarial_source: {adversarial_source}", *more,
+                               "eval_examples: 0", "precision: fp32", "check_md5: false"]) + "\n")
+    return path
+
+
 @pytest.fixture
 def timm_weights(tmp_path):
     """A timm model trained elsewhere, on normalised CIFAR-10 images: its own state dict, its own keys."""
@@ -106,9 +114,7 @@ def test_the_worked_example_import_finetune_and_defend(setup, timm_weights, tmp_
     assert f"--classifier-run {run} --classifier-config {run}/config.yaml" in out
     assert "accuracy on the first 1,000 CIFAR-10 test images" in out and "--mean and --std" in err  # random weights
     train_denoiser(dataclasses.replace(TINY, epochs=1), tmp_path / "start", setup["data"], setup["weights"], CLASSIFIER)
-    (tmp_path / "tiny.yaml").write_text(
-        "dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\ndiscriminator_width: 4\n"
-        "adversarial_source: online\ncafa_steps: 1\neval_examples: 0\nprecision: fp32\ncheck_md5: false\n")
+    tiny_finetune_config(tmp_path / "tiny.yaml", "online", "cafa_steps: 1")
     assert training_main(["finetune-denoiser", "--init", str(tmp_path / "start" / "denoiser.safetensors"),
                           "--config", str(tmp_path / "tiny.yaml"), "--classifier-run", str(run),
                           "--classifier-config", str(run / "config.yaml"), "--data", str(setup["data"]),
@@ -129,9 +135,7 @@ def test_the_finetune_recipe_runs_end_to_end_on_an_imported_classifier(setup, ti
     with (tmp_path / "runs" / "mine" / "config.yaml").open("a") as config:
         config.write("check_md5: false\n")  # synthetic CIFAR-10 files
     train_denoiser(dataclasses.replace(TINY, epochs=1), tmp_path / "start", setup["data"], setup["weights"], CLASSIFIER)
-    (tmp_path / "tiny.yaml").write_text(
-        "dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\ndiscriminator_width: 4\n"
-        "adversarial_source: offline\neval_examples: 0\nprecision: fp32\ncheck_md5: false\n")
+    tiny_finetune_config(tmp_path / "tiny.yaml", "offline")
     env = {**os.environ, "PY": sys.executable, "DATA": str(setup["data"]), "RUNS": str(tmp_path / "runs"),
            "CLASSIFIER_RUN": str(tmp_path / "runs" / "mine"), "INIT": str(tmp_path / "start" / "denoiser.safetensors"),
            "FINETUNE_CONFIG": str(tmp_path / "tiny.yaml"), "CAFA_STEPS": "1", "CAFA_LIMIT": "24", "N": "4"}

@@ -19,12 +19,13 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
+from cafd_zoo.data import embedded_cifar10_sample
 from cafd_zoo.integrity import sha256_of
 from cafd_zoo.models.timm_classifier import TimmClassifier
 from cafd_zoo.weight_metadata import read_metadata
 
 from .config import ClassifierConfig, config_dict
-from .train import build_classifier
+from .train import accuracy, build_classifier
 
 LOW_ACCURACY = 0.5  # on CIFAR-10's first 1,000 test images: any trained CIFAR-10 classifier is far above this
 HOW_TO_CONVERT = ("safetensors.torch.save_file(model.state_dict(), 'model.safetensors') converts a model you "
@@ -62,18 +63,6 @@ def _load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], weights: 
     target.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
 
 
-@torch.no_grad()
-def _embedded_accuracy(model: torch.nn.Module) -> float:
-    from cafd_zoo.data import embedded_cifar10_sample
-
-    sample = embedded_cifar10_sample()
-    correct = 0
-    for start in range(0, len(sample), 250):
-        x, y = sample.batch(slice(start, start + 250))
-        correct += int((model(x).argmax(1) == y).sum())
-    return correct / len(sample)
-
-
 def import_classifier(architecture: str, weights: str | Path, out: str | Path, *, dataset: str = "cifar10",
                       num_classes: int = 10, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                       strip_prefix: str = "") -> dict:
@@ -93,7 +82,8 @@ def import_classifier(architecture: str, weights: str | Path, out: str | Path, *
     record = {"architecture": architecture, "source": str(weights), "source_sha256": sha256_of(weights),
               "dataset": dataset, "num_classes": num_classes, "mean": config.mean, "std": config.std}
     if dataset == "cifar10" and num_classes == 10:
-        record["embedded_sample_accuracy"] = _embedded_accuracy(model)
+        sample = embedded_cifar10_sample()
+        record["embedded_sample_accuracy"] = accuracy(model, sample, 250, "fp32", channels_last=False)
         record["embedded_sample_n"] = 1000
     out.mkdir(parents=True, exist_ok=True)
     staged = out / "model.safetensors.partial"
