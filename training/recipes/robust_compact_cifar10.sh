@@ -21,7 +21,7 @@
 # DENOISER_CONFIG and ADAPTIVE_CONFIG swapped for tiny copies: CAFD_CIFAR10_DIR=DIR python -m pytest
 # tests/training/test_recipe_smoke.py
 #
-# Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, sweep. Results go to
+# Steps (default: all, in order): classifier, cafa, denoiser, adaptive, evaluate, precision, sweep. Results go to
 # OUT (default RUNS/eval_robust_ARCH_cifar10), rendered worst case first by
 # `python -m training report --table robust OUT/table.jsonl`; export and the embedded release come after, by hand.
 set -euo pipefail
@@ -37,6 +37,7 @@ CLASSIFIER_CONFIG=${CLASSIFIER_CONFIG:-training/configs/${ARCH}_cifar10_fastat.y
 DENOISER_CONFIG=${DENOISER_CONFIG:-training/configs/denoiser/cafd_denoiser_at_cifar10_compact.yaml}
 ADAPTIVE_CONFIG=${ADAPTIVE_CONFIG:-training/configs/denoiser/cafd_denoiser_at_cifar10_compact_adaptive.yaml}
 SWEEP_N=${SWEEP_N:-500}
+PRECISION_N=${PRECISION_N:-250}
 SQUARE_N=${SQUARE_N:-500}  # Square alone is a check: AutoAttack's own Square already runs on every image it keeps
 [ -f "$CLASSIFIER_CONFIG" ] || { echo "no $CLASSIFIER_CONFIG: ARCH is wrn16_4 or resnet20" >&2; exit 2; }
 CLASSIFIER_RUN=$RUNS/$CLASSIFIER
@@ -106,6 +107,22 @@ row_cells() {  # WHAT RELEASE RUN|- THREAT
   esac
 }
 
+precision() {  # the attacks above run under bf16 autocast where the CPU has it (3x faster here): do bf16 gradients
+  # weaken them against a robust model? White-box PGD-50 on the same PRECISION_N images in bf16 and in fp32, each row;
+  # no --cache, so nothing crafted in one precision is judged in the other
+  local row release run threat defense p
+  for row in "${ROWS[@]}"; do
+    read -r release run threat <<< "$row"
+    defense=()
+    [ "$run" = - ] || defense=(--denoiser "$run/denoiser.safetensors")
+    for p in bf16 fp32; do
+      $PY -m training evaluate --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
+        --release "$release" "${defense[@]}" --data "$DATA" --n "$PRECISION_N" --resume --precision "$p" \
+        --attacks none,pgd_n --steps 50 --threat "$threat" --out "$OUT/precision_$p.jsonl"
+    done
+  done
+}
+
 sweep() {  # error against eps at PGD-20: it must rise to ~100% at an unbounded eps, or gradients are masked
   local release denoiser
   for pair in "$CLASSIFIER -" "cafd_$CLASSIFIER $DENOISER_RUN" "cafd_${CLASSIFIER}_adaptive $ADAPTIVE_RUN"; do
@@ -118,4 +135,4 @@ sweep() {  # error against eps at PGD-20: it must rise to ~100% at an unbounded 
   done
 }
 
-run_steps "${@:-classifier cafa denoiser adaptive evaluate sweep}"
+run_steps "${@:-classifier cafa denoiser adaptive evaluate precision sweep}"
