@@ -12,88 +12,107 @@ from cafd_zoo.hubconf_docs import document as _document
 
 dependencies = ["torch", "torchvision", "safetensors", "huggingface_hub", "timm", "jsonschema"]
 
+# Each docstring's first line is the release's manifest summary, verbatim and on one line (hubconf_docs appends
+# the rest; tests/package/test_manifest.py checks the summary is in it): long ones are split into adjacent
+# string literals, which Python joins into the same one-line docstring.
+
 
 @_document
 def apeg_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    """The APE-G baseline (Jin et al., ICASSP 2019): the APE-GAN generator, trained against its discriminator on non-targeted CW-L2 examples of a VGG-19, in front of that VGG-19 CIFAR-10 classifier."""
+    ("The APE-G baseline (Jin et al., ICASSP 2019): the APE-GAN generator, trained against its discriminator on "
+     "non-targeted CW-L2 examples of a VGG-19, in front of that VGG-19 CIFAR-10 classifier.")
     return _load("apeg_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def at_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    """The AT baseline: a VGG-19 CIFAR-10 classifier adversarially trained on L-inf PGD examples (Madry et al., ICLR 2018; eps 8/255, 10 steps of 2/255), with no purifier."""
+    ("The AT baseline: a VGG-19 CIFAR-10 classifier adversarially trained on L-inf PGD examples (Madry et al., "
+     "ICLR 2018; eps 8/255, 10 steps of 2/255), with no purifier.")
     return _load("at_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_denoiser_cifar10(pretrained: bool = True, **kwargs):
-    """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for fine-tuning."""
+    ("The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on CIFAR-10; for "
+     "fine-tuning.")
     return _load("cafd_denoiser_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_denoiser_svhn(pretrained: bool = True, **kwargs):
-    """The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on SVHN (cropped digits); for fine-tuning."""
+    ("The CAFD DUNET denoiser alone, trained in the class activation feature space of a VGG-19 on SVHN (cropped "
+     "digits); for fine-tuning.")
     return _load("cafd_denoiser_svhn", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_resnet20_cifar10(pretrained: bool = True, **kwargs):
-    """The compact embedded release: a slim CAFD DUNET (width 16) trained in the class activation feature space of a CIFAR ResNet-20, in front of that ResNet-20; small enough to ship inside the package."""
+    ("The compact embedded release: a slim CAFD DUNET (width 16) trained in the class activation feature space of "
+     "a CIFAR ResNet-20, in front of that ResNet-20; small enough to ship inside the package.")
     return _load("cafd_resnet20_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_resnet50_cifar10(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 CIFAR-10 classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 "
+     "CIFAR-10 classifier.")
     return _load("cafd_resnet50_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_resnet50_svhn(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 SVHN (cropped digits) classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 "
+     "SVHN (cropped digits) classifier.")
     return _load("cafd_resnet50_svhn", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 CIFAR-10 classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 "
+     "CIFAR-10 classifier.")
     return _load("cafd_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_vgg19_svhn(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 SVHN (cropped digits) classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a VGG-19 "
+     "SVHN (cropped digits) classifier.")
     return _load("cafd_vgg19_svhn", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_wrn28_20_cifar10(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 CIFAR-10 classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a "
+     "WideResNet-28-20 CIFAR-10 classifier.")
     return _load("cafd_wrn28_20_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def cafd_wrn28_20_svhn(pretrained: bool = True, **kwargs):
-    """CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a WideResNet-28-20 SVHN (cropped digits) classifier."""
+    ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a "
+     "WideResNet-28-20 SVHN (cropped digits) classifier.")
     return _load("cafd_wrn28_20_svhn", pretrained=pretrained, **kwargs)
 
 
 @_document
 def doa_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    """The DOA baseline: a VGG-19 CIFAR-10 classifier trained on rectangular occlusion attacks (Wu, Tong and Vorobeychik, ICLR 2020; 7x7 gray patch placed by exhaustive search, then optimised inside), with no purifier."""
+    ("The DOA baseline: a VGG-19 CIFAR-10 classifier trained on rectangular occlusion attacks (Wu, Tong and "
+     "Vorobeychik, ICLR 2020; 7x7 gray patch placed by exhaustive search, then optimised inside), with no "
+     "purifier.")
     return _load("doa_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def hgd_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    """The HGD baseline (Liao et al., CVPR 2018): a DUNET with HGD's decoder trained with the logit-guided loss (LGD) of a frozen VGG-19 on non-targeted CW-L2 examples, in front of that VGG-19 CIFAR-10 classifier."""
+    ("The HGD baseline (Liao et al., CVPR 2018): a DUNET with HGD's decoder trained with the logit-guided loss "
+     "(LGD) of a frozen VGG-19 on non-targeted CW-L2 examples, in front of that VGG-19 CIFAR-10 classifier.")
     return _load("hgd_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 
 @_document
 def resnet20_cifar10(pretrained: bool = True, **kwargs):
-    """The compact CIFAR-10 ResNet-20 (0.27M parameters, stored in fp16) that ships inside the package: the classifier of the compact release."""
+    ("The compact CIFAR-10 ResNet-20 (0.27M parameters, stored in fp16) that ships inside the package: the "
+     "classifier of the compact release.")
     return _load("resnet20_cifar10", pretrained=pretrained, **kwargs)
 
 

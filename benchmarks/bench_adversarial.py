@@ -5,8 +5,8 @@ For the CIFAR VGG-19 (random weights: speed does not depend on their values), im
   - crafting the AT batch: PGD-10 (training/configs/at_vgg19_cifar10.yaml's inner attack);
   - the DOA position search alone: a 7x7 gray patch at every stride-1 position (676 forward passes per image);
   - the DOA patch optimisation alone: 30 signed-gradient steps inside the patch.
-Each goes through training/classifier/adversarial_training.py's ``adversarial_batch``, the trainer's own path. Repetitions
-are interleaved and the median is kept.
+Each goes through training/classifier/adversarial_training.py's ``adversarial_batch``, the trainer's own path.
+Repetitions are interleaved and the median is kept.
 
     python benchmarks/bench_adversarial.py                              # bf16 where native, batch 32
     OMP_NUM_THREADS=1 python benchmarks/bench_adversarial.py --reps 1   # a quick look on one core

@@ -68,8 +68,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=256, help="batch size (default 256)")
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions per entry, median kept (default 3)")
-    parser.add_argument("--steps", type=int, nargs=2, default=(1, 4), metavar=("K1", "K2"), help="attack step counts (default 1 4)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="numeric paths to time (default: all)")
+    parser.add_argument("--steps", type=int, nargs=2, default=(1, 4), metavar=("K1", "K2"),
+                        help="attack step counts (default 1 4)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="numeric paths to time (default: all)")
     parser.add_argument("--attack-modes", nargs="+", choices=MODES, default=None,
                         help="paths for the attack-step timing (default: all, minus bf16 where this CPU emulates it)")
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -142,7 +144,8 @@ def main() -> None:
         print("|---|" + "---:|" * len(attack_modes))
         for a in ("PGD", "CAFA"):
             print(f"| {a} | " + " | ".join(f"{step[(a, m)]:.3f}" for m in attack_modes) + " |")
-        print("| ratio CAFA / PGD | " + " | ".join(f"{step[('CAFA', m)] / step[('PGD', m)]:.2f}x" for m in attack_modes) + " |")
+        print("| ratio CAFA / PGD | "
+              + " | ".join(f"{step[('CAFA', m)] / step[('PGD', m)]:.2f}x" for m in attack_modes) + " |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

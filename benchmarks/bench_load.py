@@ -39,14 +39,17 @@ def main() -> None:
         export_release(
             "cafd_vgg19_cifar10",
             [Component("denoiser", "bench_dunet", "dunet", {}, create_model("dunet"), repo_id="bench/dunet"),
-             Component("classifier", "bench_vgg19", "vgg19", {"num_classes": 10}, create_model("vgg19"), repo_id="bench/vgg19")],
-            ReleaseSpec(kind="defended", dataset="cifar10", summary="benchmark release", wrapper={"clamp": True, "input_size": [32, 32]}),
+             Component("classifier", "bench_vgg19", "vgg19", {"num_classes": 10}, create_model("vgg19"),
+                       repo_id="bench/vgg19")],
+            ReleaseSpec(kind="defended", dataset="cifar10", summary="benchmark release",
+                        wrapper={"clamp": True, "input_size": [32, 32]}),
             root / "export", root / "manifest.json",
         )
         publish("cafd_vgg19_cifar10", root / "export", root / "manifest.json", mirror_root=root / "mirror")
         manifest = load_manifest(root / "manifest.json")
         with MirrorServer(root / "mirror") as server:
-            paths = cafd_zoo.download("cafd_vgg19_cifar10", manifest=manifest, endpoint=server.url, cache_dir=root / "cache")
+            paths = cafd_zoo.download("cafd_vgg19_cifar10", manifest=manifest, endpoint=server.url,
+                                      cache_dir=root / "cache")
         total = sum(p.stat().st_size for p in paths.values())
 
         def zoo_load() -> None:
@@ -75,13 +78,16 @@ def main() -> None:
                 fn()
                 times[key].append(time.perf_counter() - start)
     zoo, plain, recipe, hashing = (statistics.median(times[k]) for k in ("zoo", "plain", "recipe", "hash"))
-    print(f"{total / 1e6:.1f} MB in 2 files, torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.reps}\n")
+    print(f"{total / 1e6:.1f} MB in 2 files, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"median of {args.reps}\n")
     print("| load | seconds |")
     print("|---|---:|")
-    print(f"| `safetensors.torch.load_file` of both files (lazy mmap: no byte read, no check, no model) | {plain:.3f} |")
+    print("| `safetensors.torch.load_file` of both files (lazy mmap: no byte read, no check, no model) "
+          f"| {plain:.3f} |")
     print(f"| build both models + `load_file` + strict `load_state_dict` (the usual recipe, no check) | {recipe:.3f} |")
     print(f"| sha256 of both files, one thread, chunked reads (the floor of any full check) | {hashing:.3f} |")
-    print(f"| `cafd_zoo.load` from the warm HF cache (size + sha256 of both, strict load, DefendedClassifier built) | {zoo:.3f} |")
+    print("| `cafd_zoo.load` from the warm HF cache (size + sha256 of both, strict load, DefendedClassifier built) "
+          f"| {zoo:.3f} |")
     print(f"| ratio `cafd_zoo.load` / lazy `load_file` | {zoo / plain:.2f}x |")
     print(f"| ratio `cafd_zoo.load` / usual recipe | {zoo / recipe:.2f}x |")
 

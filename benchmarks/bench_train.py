@@ -78,7 +78,7 @@ def denoiser_step(classifier: torch.nn.Module, width: int, x: torch.Tensor, mode
         denoiser.train()
         discriminator.train()
         train_step(config, precision, world, denoiser, discriminator, discriminator, opt_c, opt_d, caf,
-                    x.contiguous(memory_format=layout(mode)), x_adv.contiguous(memory_format=layout(mode)))
+                   x.contiguous(memory_format=layout(mode)), x_adv.contiguous(memory_format=layout(mode)))
     return step
 
 
@@ -86,7 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     parser.add_argument("--reps", type=int, default=3, help="timed repetitions per entry, median kept (default 3)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="numeric paths to time (default: all)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="numeric paths to time (default: all)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--classifiers", nargs="*", default=["vgg19"], metavar="ARCH",
                         help="classifier architectures whose training step to time (default: vgg19; none: no flag "
@@ -117,7 +118,8 @@ def main() -> None:
                     create_model(arch), x, y, mode, adversarial=spec)
         if not args.no_denoisers:
             steps[("denoiser step: DUNET-64 + D, L_caf through VGG-19 (paper)", mode)] = denoiser_step(vgg, 64, x, mode)
-            steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(resnet20, 16, x, mode)
+            steps[("denoiser step: DUNET-16 + D, L_caf through ResNet-20 (compact)", mode)] = denoiser_step(
+                resnet20, 16, x, mode)
         for arch in args.denoiser_classifiers:
             steps[(f"fine-tuning step: DUNET-64 + D, L_caf through {arch}", mode)] = denoiser_step(
                 create_model(arch), 64, x, mode)

@@ -83,7 +83,8 @@ def _bilinear_matrix(n_in: int, n_out: int, device: torch.device) -> torch.Tenso
 class FeatureDistance:
     """Distance between two Phi batches, per the config; ``__call__`` gives the quantity ascended."""
 
-    def __init__(self, config: CAFAConfig, feature_size: tuple[int, int], input_size: tuple[int, int], device: torch.device):
+    def __init__(self, config: CAFAConfig, feature_size: tuple[int, int], input_size: tuple[int, int],
+                 device: torch.device):
         self.config = config
         if config.distance == "normalized_mse":
             uh = _bilinear_matrix(feature_size[0], input_size[0], device)
@@ -167,10 +168,12 @@ class CAFA:
     Accepts and ignores a label argument, so it drops into loops written for torchattacks.
     """
 
-    def __init__(self, model: nn.Module, preset: str = "official", *, layer: str | None = None, **overrides: object) -> None:
+    def __init__(self, model: nn.Module, preset: str = "official", *, layer: str | None = None,
+                 **overrides: object) -> None:
         self.config = resolve_config(preset, **overrides)
         self.extractor = ClassActivationFeatures(model, layer=layer)
 
-    def __call__(self, x: torch.Tensor, labels: object = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, labels: object = None, *,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         del labels  # CAFA never uses labels
         return cafa(self.extractor, x, **dataclasses.asdict(self.config), generator=generator)

@@ -37,7 +37,8 @@ def _architectures(args: argparse.Namespace) -> int:
         print(f"no architecture matches {args.pattern!r}; known: {', '.join(list_architectures())}", file=sys.stderr)
         return 2
     x = torch.rand(1, 3, 32, 32)
-    print(f"{'architecture':<24}{'parameters':>14}  {'output at 32x32':<18}{'CAM features F':<16}{'build + 1 pass':>15}")
+    print(f"{'architecture':<24}{'parameters':>14}  {'output at 32x32':<18}{'CAM features F':<16}"
+          f"{'build + 1 pass':>15}")
     for name in names:
         start = time.perf_counter()
         model = create_model(name, **_classes_kwarg(name, args.num_classes)).eval()
@@ -64,8 +65,9 @@ def _list(args: argparse.Namespace) -> int:
         numbers = "".join(f"{'-' if v is None else f'{100 * v:.2f}':>{w}}"
                           for v, w in zip(headline(r["metrics"]).values(), (7, 9, 9)))
         print(f"{name:<26}{r['kind']:<11}{r['dataset']:<9}{r['status']:<13}{numbers}  {r['summary']}")
-    print("\nerror %, L-inf eps 8/255: clean, PGD-20 oblivious (crafted on the classifier alone: the paper's setting) and "
-          "PGD-20 white-box (through the whole model: the worst case); `cafd info NAME` has every number and its n")
+    print("\nerror %, L-inf eps 8/255: clean, PGD-20 oblivious (crafted on the classifier alone: the paper's "
+          "setting) and PGD-20 white-box (through the whole model: the worst case); `cafd info NAME` has every "
+          "number and its n")
     return 0
 
 
@@ -79,7 +81,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  input: {info['input']['size']} in {info['input']['range']}; {info['input']['normalization']}")
     for role, f in info["files"].items():
         size = f"{f['size']:,} bytes" if f["size"] else "no file yet"
-        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, {size}, {_where(f)}")
+        print(f"  {role}: {f['architecture']}({json.dumps(f['arguments'])}), {f['num_params']:,} parameters, "
+              f"{size}, {_where(f)}")
         if f["sha256"]:
             print(f"    sha256 {f['sha256']}")
     print(f"  load: {_how_to_load(args.name, info)}")
@@ -90,7 +93,8 @@ def _info(args: argparse.Namespace) -> int:
         print(f"    (`cafd info {args.name} --commands`: the command that measured each, and the attacks' parameters)")
     for m in info["metrics"] if args.commands else []:
         judged = f"{m.get('target', ''):<10} " if "target" in m else ""
-        print(f"    {judged}{m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  n={m['n']}  {json.dumps(m['budget'])}")
+        print(f"    {judged}{m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:6.2f}%  "
+              f"n={m['n']}  {json.dumps(m['budget'])}")
         print(f"      command: {m['command']}")
     t = info["training"]
     print(f"  training: config {t['config']}, code commit {t['code_commit']}, seed {t['seed']}")
@@ -197,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         "CAFA, and full white-box PGD; write a PNG like the paper's Figure 4.",
     )
     add_options(p, OPTIONS, "--model", "--n", model={"default": "cafd_resnet20_cifar10"}, n={"default": 500})
-    p.add_argument("--figure", default="cafd_demo.png", help="where to write the picture (default cafd_demo.png; '' for none)")
+    p.add_argument("--figure", default="cafd_demo.png",
+                   help="where to write the picture (default cafd_demo.png; '' for none)")
     p.add_argument("--pgd-steps", type=int, default=20, help="PGD steps (default 20, step 2/255)")
     p.add_argument("--cafa-steps", type=int, default=20, help="CAFA steps (default 20; the official preset uses 100)")
     add_options(p, OPTIONS, "--batch-size", batch_size={"default": 100})
@@ -222,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_list)
 
     p = sub.add_parser("info", help="show everything the manifest says about a release",
-                       description="Architecture, files, sizes, checksums, metrics with their commands, provenance and deviations.")
+                       description="Architecture, files, sizes, checksums, metrics with their commands, provenance "
+                       "and deviations.")
     p.add_argument("name", help="a release name, as `cafd list` prints it")
     p.add_argument("--json", action="store_true", help="print the manifest entry as JSON instead")
     p.add_argument("--commands", action="store_true",
@@ -230,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_info)
 
     p = sub.add_parser("download", help="fetch and verify a release into the cache, for offline use later",
-                       description="Fetch every weight file of a release from where cafd_zoo.load looks (CAFD_WEIGHTS_DIR, the release store, "
-                       "else huggingface_hub: HF_ENDPOINT, HF_HOME "
-                       "and tokens apply) and check its size and sha256. Afterwards HF_HUB_OFFLINE=1 loads it without network.")
+                       description="Fetch every weight file of a release from where cafd_zoo.load looks "
+                       "(CAFD_WEIGHTS_DIR, the release store, else huggingface_hub: HF_ENDPOINT, HF_HOME "
+                       "and tokens apply) and check its size and sha256. "
+                       "Afterwards HF_HUB_OFFLINE=1 loads it without network.")
     p.add_argument("name", help="a release name, as `cafd list` prints it")
     p.add_argument("--revision", help="a Hub revision instead of the manifest's pinned commit")
     p.add_argument("--cache-dir", help="Hugging Face cache folder (default: HF's, honouring HF_HOME)")
@@ -241,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mirror", help="serve release repositories over HTTP for air-gapped clusters",
                        description="A read-only mirror that speaks the part of the Hugging Face Hub protocol that "
-                       "hf_hub_download uses. Point HF_ENDPOINT at it and cafd_zoo.load / torch.hub.load work unchanged.")
+                       "hf_hub_download uses. Point HF_ENDPOINT at it and cafd_zoo.load / torch.hub.load "
+                       "work unchanged.")
     mirror_sub = p.add_subparsers(dest="mirror_command", required=True, metavar="MIRROR_COMMAND")
     q = mirror_sub.add_parser("serve", help="serve DIR until interrupted",
                               description="Serve DIR/<org>/<name>/<commit>/<file> (and DIR/<org>/<name>/refs/<branch>) "

@@ -109,5 +109,3 @@ def add_options(parser: argparse.ArgumentParser, table: Mapping[str, Option], /,
             raise ValueError(f"{flag}: a command may set default, required and choices only, not {sorted(unknown)}")
         shown = "" if extra.get("default") in (None, False) else " (default: %(default)s)"
         parser.add_argument(flag, *option.aliases, help=option.help + shown, **{**option.kwargs, **extra})
-
-

@@ -64,8 +64,8 @@ def run_demo(
             x_white = pgd(model, x, y, eps=eps, steps=pgd_steps, generator=gen)
             with torch.no_grad():
                 for key, net, inputs in (("clean_bare", bare, x), ("clean_def", model, x), ("pgd_bare", bare, x_pgd),
-                                         ("pgd_def", model, x_pgd), ("cafa_bare", bare, x_cafa), ("cafa_def", model, x_cafa),
-                                         ("white_def", model, x_white)):
+                                         ("pgd_def", model, x_pgd), ("cafa_bare", bare, x_cafa),
+                                         ("cafa_def", model, x_cafa), ("white_def", model, x_white)):
                     wrong[key] += int((net(inputs).argmax(1) != y).sum())
         if b == 0:
             shown = {"x": x[:8], "x_pgd": x_pgd[:8]}
@@ -74,7 +74,8 @@ def run_demo(
     n = len(sample)
     rows = [
         DemoRow("clean", wrong["clean_bare"] / n, wrong["clean_def"] / n),
-        DemoRow(f"PGD-{pgd_steps}, oblivious (crafted on the bare classifier)", wrong["pgd_bare"] / n, wrong["pgd_def"] / n),
+        DemoRow(f"PGD-{pgd_steps}, oblivious (crafted on the bare classifier)", wrong["pgd_bare"] / n,
+                wrong["pgd_def"] / n),
         DemoRow(f"CAFA-{cafa_steps} (crafted on the bare classifier)", wrong["cafa_bare"] / n, wrong["cafa_def"] / n),
         # each column's worst case: the bare classifier's own white-box PGD is the oblivious row's bare cell
         DemoRow(f"PGD-{pgd_steps}, full white-box (crafted on the model judged)", wrong["pgd_bare"] / n,
@@ -90,7 +91,8 @@ def _figure(model: DefendedClassifier, x: torch.Tensor, x_adv: torch.Tensor, pat
     with torch.no_grad():
         restored = model.purify(x_adv)
     rows = [("natural", x), ("adversarial (PGD)", x_adv), ("restored by CAFD", restored)]
-    rows += [(f"CAM: {label}", torch.stack([overlay(img, cam) for img, cam in zip(imgs, class_activation_map(model.classifier, imgs))]))
+    rows += [(f"CAM: {label}",
+              torch.stack([overlay(img, cam) for img, cam in zip(imgs, class_activation_map(model.classifier, imgs))]))
              for label, imgs in rows]
     save_rows(rows, path)
 
@@ -114,7 +116,8 @@ def demo_main(model_name: str, n: int, figure: str | None, pgd_steps: int, cafa_
         return 2
     kind = model_info(model_name)["kind"]
     if kind != "defended":
-        print(f"cafd demo: error: {model_name} is a {kind} release; the demo needs a defended one (`cafd list`)", file=sys.stderr)
+        print(f"cafd demo: error: {model_name} is a {kind} release; the demo needs a defended one (`cafd list`)",
+              file=sys.stderr)
         return 2
     start = time.perf_counter()
     model = load(model_name)

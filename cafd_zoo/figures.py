@@ -24,7 +24,8 @@ def overlay(image: torch.Tensor, cam: torch.Tensor, alpha: float = 0.5) -> torch
     return (1 - alpha) * image + alpha * heat_colours(cam)
 
 
-def save_rows(rows: Sequence[tuple[str, torch.Tensor]], path: str | Path, *, scale: int = 4, label_width: int = 150) -> Path:
+def save_rows(rows: Sequence[tuple[str, torch.Tensor]], path: str | Path, *, scale: int = 4,
+              label_width: int = 150) -> Path:
     """One row per (label, (N, 3, H, W) images in [0, 1]); images enlarged ``scale`` times (nearest)."""
     n, _, h, w = rows[0][1].shape
     cell_h, cell_w = h * scale, w * scale

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import IncompatibleWeightsError, IntegrityError, ManifestError, UnpublishedReleaseError, WeightsUnavailableError
+from .errors import (IncompatibleWeightsError, IntegrityError, ManifestError, UnpublishedReleaseError,
+                     WeightsUnavailableError)
 from .integrity import load_verified
 from .manifest import Manifest, load_manifest
 from .models import DefendedClassifier, create_model
@@ -67,7 +68,8 @@ def load(
     info = manifest.info(name)
     if pretrained and info["status"] == "unpublished":
         raise UnpublishedReleaseError(
-            f"{name!r} has no trained weights yet (status: unpublished in {manifest.path.name}): {info['why_unpublished']} "
+            f"{name!r} has no trained weights yet (status: unpublished in {manifest.path.name}): "
+            f"{info['why_unpublished']} "
             "Use pretrained=False for random weights, or train it with the training/ tree; "
             f"`cafd list` shows the releases that have weights."
         )
@@ -79,7 +81,8 @@ def load(
         # once a request fails), then read and hash the files side by side
         found = {role: _locate(info, entry, where) for role, entry in files.items()}
         with ThreadPoolExecutor(max_workers=len(files)) as pool:
-            checked = {role: pool.submit(_fetch_verified, info, entry, where, found[role]) for role, entry in files.items()}
+            checked = {role: pool.submit(_fetch_verified, info, entry, where, found[role])
+                       for role, entry in files.items()}
             with torch.device("meta"):  # meanwhile build the architectures, with no random init
                 skeletons = {role: _build(name, e) for role, e in files.items()}
             parts = {role: _adopt(skeletons[role], *future.result(), files[role]) for role, future in checked.items()}
@@ -128,7 +131,8 @@ def _locate(info: dict[str, Any], entry: dict[str, Any], where: dict[str, Any]) 
         raise WeightsUnavailableError(
             f"{exc} {info['name']!r} is stored in the repository's release store (hub/{entry['repo_id']}/), not yet on "
             "the Hugging Face Hub: load it from a clone of the repository (git clone, then pip install -e .), "
-            f"or set {RELEASE_STORE_ENV}=<clone>/hub, or serve that folder with `cafd mirror serve` and set HF_ENDPOINT."
+            f"or set {RELEASE_STORE_ENV}=<clone>/hub, or serve that folder with `cafd mirror serve` "
+            "and set HF_ENDPOINT."
         ) from exc
 
 

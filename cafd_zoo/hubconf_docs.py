@@ -16,7 +16,8 @@ _STATUS_NOTES = {
 def _metric_line(m: dict[str, Any]) -> str:
     budget = ", ".join(f"{k}={v}" for k, v in m["budget"].items())
     target = f" on the {m['target']}" if "target" in m else ""
-    return f"      {m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:5.1f}%{target} ({budget}; n={m['n']}, seed={m['seed']})"
+    return (f"      {m['threat_model']:<10} {m['attack']:<10} error {100 * m['error_rate']:5.1f}%{target} "
+            f"({budget}; n={m['n']}, seed={m['seed']})")
 
 
 def describe(name: str) -> str:
@@ -30,7 +31,8 @@ def describe(name: str) -> str:
         f"    Dataset: {info['dataset']}. Input: float RGB in {info['input']['range']}, shape (N, "
         f"{', '.join(map(str, info['input']['size']))}); {info['input']['normalization']}.",
         f"    Status: {info['status']}." + _STATUS_NOTES.get(info["status"], ""),
-        "    Components: " + ", ".join(f"{role} = {f['architecture']} ({f['num_params']:,} parameters)" for role, f in info["files"].items()) + ".",
+        "    Components: " + ", ".join(f"{role} = {f['architecture']} ({f['num_params']:,} parameters)"
+                                       for role, f in info["files"].items()) + ".",
     ]
     if info["metrics"]:
         lines.append("    Measured (see the manifest for each command):")
@@ -41,7 +43,8 @@ def describe(name: str) -> str:
         "",
         "    Args:",
         "        pretrained: load the released, sha256-verified weights (False: random weights, no download).",
-        "        **kwargs: passed to cafd_zoo.load (revision, cache_dir, local_files_only, weights_dir, release_store, device).",
+        ("        **kwargs: passed to cafd_zoo.load (revision, cache_dir, local_files_only, weights_dir, "
+         "release_store, device)."),
     ]
     return "\n".join(lines)
 

@@ -53,7 +53,8 @@ def load_verified(path: str | Path, sha256: str, size: int, *, refetch_hint: str
     with open(path, "rb") as f:
         data = f.read(size + 1)  # one byte more than expected shows a file that grew since stat()
     if len(data) != size:
-        raise IntegrityError(f"{path} changed while it was read ({len(data):,} bytes, expected {size:,}).{refetch_hint}")
+        raise IntegrityError(f"{path} changed while it was read ({len(data):,} bytes, expected {size:,})."
+                             f"{refetch_hint}")
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(lambda: hashlib.sha256(data).hexdigest())  # releases the GIL while it hashes
         try:

@@ -54,14 +54,16 @@ class Manifest:
         if name not in self.releases:
             close = difflib.get_close_matches(name, self.releases, n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise UnknownModelError(f"unknown model {name!r}.{hint} `cafd_zoo.list_models()` lists all {len(self.releases)}.")
+            raise UnknownModelError(f"unknown model {name!r}.{hint} `cafd_zoo.list_models()` lists all "
+                                    f"{len(self.releases)}.")
         return self.releases[name]
 
     def info(self, name: str) -> dict[str, Any]:
         """A deep copy of the release with its weight-file entries inlined under ``files``."""
         release = copy.deepcopy(self.release(name))
         release["name"] = name
-        release["files"] = {role: copy.deepcopy(self.weights[key]) | {"id": key} for role, key in release["components"].items()}
+        release["files"] = {role: copy.deepcopy(self.weights[key]) | {"id": key}
+                            for role, key in release["components"].items()}
         return release
 
 
@@ -88,12 +90,14 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
             "upgrade it (pip install -U cafd-zoo)"
         )
     try:
-        errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(data),
+                        key=lambda e: list(e.absolute_path))
     except RecursionError as exc:
         raise ManifestError(f"{path} nests too deeply to be a manifest") from exc
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(top level)"
-        raise ManifestError(f"{path} fails its schema at {where}: {errors[0].message} ({len(errors)} problem(s) in all)")
+        raise ManifestError(f"{path} fails its schema at {where}: {errors[0].message} "
+                            f"({len(errors)} problem(s) in all)")
     problems = consistency_problems(data)
     if problems:
         raise ManifestError(f"{path} is inconsistent: " + "; ".join(problems))
@@ -113,10 +117,12 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
     expected_roles = {"defended": {"denoiser", "classifier"}, "classifier": {"classifier"}, "denoiser": {"denoiser"}}
     for name, r in data["releases"].items():
         if (r["status"] == "unpublished") != ("why_unpublished" in r):
-            problems.append(f"release {name!r}: " + ("an unpublished release says why (why_unpublished)" if r["status"] == "unpublished"
-                                                    else f"a {r['status']} release has weights: drop why_unpublished"))
+            problems.append(f"release {name!r}: "
+                            + ("an unpublished release says why (why_unpublished)" if r["status"] == "unpublished"
+                               else f"a {r['status']} release has weights: drop why_unpublished"))
         if set(r["components"]) != expected_roles[r["kind"]]:
-            problems.append(f"release {name!r}: a {r['kind']} release needs components {sorted(expected_roles[r['kind']])}")
+            problems.append(f"release {name!r}: a {r['kind']} release needs components "
+                            f"{sorted(expected_roles[r['kind']])}")
         for role, key in r["components"].items():
             w = data["weights"].get(key)
             if w is None:

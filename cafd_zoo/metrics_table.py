@@ -53,7 +53,8 @@ def metrics_table(metrics: list[dict[str, Any]]) -> list[str]:
     lines = []
     for (target, embedded), m in largest_clean(metrics).items():
         judged = "classifier alone" if target == "classifier" else "with the defense"
-        lines.append(f"clean, {judged}{', embedded sample' if embedded else ''}: {100 * m['error_rate']:.2f}% (n={m['n']:,})")
+        lines.append(f"clean, {judged}{', embedded sample' if embedded else ''}: "
+                     f"{100 * m['error_rate']:.2f}% (n={m['n']:,})")
     attacks = [m for m in metrics if m["threat_model"] != "clean"]
     if not attacks:
         return lines

@@ -109,8 +109,8 @@ def predict(model: torch.nn.Module, images: torch.Tensor, classes: tuple[str, ..
     images = images.to(next(model.parameters()).device)
     rows: list[dict[str, object]] = []
     with torch.no_grad():
-        outputs = {"defended": model(images), "bare": model.classifier(images)} if isinstance(model, DefendedClassifier) \
-            else {"bare": model(images)}
+        outputs = ({"defended": model(images), "bare": model.classifier(images)}
+                   if isinstance(model, DefendedClassifier) else {"bare": model(images)})
         probs = {k: v.softmax(1) for k, v in outputs.items()}
     for i in range(len(images)):
         row: dict[str, object] = {}

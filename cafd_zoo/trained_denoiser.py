@@ -45,8 +45,10 @@ def read_denoiser(source: str | Path) -> TrainedDenoiser:
         if "architecture" not in metadata or "architecture_args" not in metadata:
             raise ValueError(f"{path} is not a train-denoiser output (no architecture in its metadata)")
         arguments = metadata["architecture_args"]
-        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments  # files written before save_canonical
-        return TrainedDenoiser(load_file(str(path)), metadata["architecture"], arguments, f"file sha256 {sha256_of(path)}")
+        # files written before save_canonical
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+        return TrainedDenoiser(load_file(str(path)), metadata["architecture"], arguments,
+                               f"file sha256 {sha256_of(path)}")
     from .hub import load, model_info
 
     info = model_info(str(source))  # an unknown name raises with close matches

@@ -113,7 +113,8 @@ def locate(
         path = Path(weights_dir) / entry["repo_id"] / entry["filename"]
         if not path.is_file():
             problem = "is not a file" if path.exists() else "does not exist"
-            raise WeightsUnavailableError(f"{path} {problem} (weights_dir / {WEIGHTS_DIR_ENV} layout: <repo_id>/<filename>)")
+            raise WeightsUnavailableError(f"{path} {problem} (weights_dir / {WEIGHTS_DIR_ENV} layout: "
+                                          "<repo_id>/<filename>)")
         return WeightFile(path, "weights_dir")
     rev = revision or entry["revision"]
     found = release_store(store)
@@ -125,7 +126,8 @@ def locate(
     return WeightFile(_from_hub(entry, rev, root, local_files_only, endpoint), "hf_cache", root)
 
 
-def _from_hub(entry: dict[str, Any], rev: str, cache_root: Path, local_files_only: bool | None, endpoint: str | None) -> Path:
+def _from_hub(entry: dict[str, Any], rev: str, cache_root: Path, local_files_only: bool | None,
+              endpoint: str | None) -> Path:
     where = f"{entry['repo_id']}@{rev} / {entry['filename']} from {endpoint or hf_constants.ENDPOINT}"
     offline = local_files_only if local_files_only is not None else hf_constants.HF_HUB_OFFLINE
     try:
@@ -137,7 +139,8 @@ def _from_hub(entry: dict[str, Any], rev: str, cache_root: Path, local_files_onl
         if offline:
             raise WeightsUnavailableError(
                 f"{where} is not in the local cache and downloads are off (HF_HUB_OFFLINE / local_files_only). "
-                "Run `cafd download NAME` where there is network, or point HF_ENDPOINT at a mirror (`cafd mirror serve`)."
+                "Run `cafd download NAME` where there is network, "
+                "or point HF_ENDPOINT at a mirror (`cafd mirror serve`)."
             ) from exc
         raise WeightsUnavailableError(
             f"could not download {where}: the Hub did not answer ({exc.__cause__ or exc}). Check the network or "
@@ -150,7 +153,8 @@ def _from_hub(entry: dict[str, Any], rev: str, cache_root: Path, local_files_onl
         ) from exc
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
-        raise WeightsUnavailableError(f"HTTP {status} while downloading {where}; try again later or use a mirror") from exc
+        raise WeightsUnavailableError(f"HTTP {status} while downloading {where}; "
+                                      "try again later or use a mirror") from exc
     except _TRANSPORT_ERRORS as exc:  # connection reset or cut, timeouts, a full disk
         raise WeightsUnavailableError(f"could not download {where}: {exc}") from exc
 

@@ -14,7 +14,8 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def write_binary_cifar(folder, n_per_batch=4):
     folder.mkdir(parents=True)
     truth = {}
-    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]):
+    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                              "test_batch"]):
         x, y = synthetic(n_per_batch, i)
         records = np.concatenate([y[:, None], x.reshape(n_per_batch, -1)], axis=1)
         (folder / f"{name}.bin").write_bytes(records.tobytes())
@@ -25,9 +26,11 @@ def write_binary_cifar(folder, n_per_batch=4):
 def write_python_cifar(folder, n_per_batch=4):
     folder.mkdir(parents=True)
     truth = {}
-    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]):
+    for i, name in enumerate(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                              "test_batch"]):
         x, y = synthetic(n_per_batch, 10 + i)
         with open(folder / name, "wb") as f:
-            pickle.dump({b"data": x.reshape(n_per_batch, -1), b"labels": y.tolist(), b"batch_label": b"synthetic"}, f, protocol=2)
+            pickle.dump({b"data": x.reshape(n_per_batch, -1), b"labels": y.tolist(), b"batch_label": b"synthetic"},
+                        f, protocol=2)
         truth[name] = (x, y)
     return truth

@@ -12,14 +12,14 @@ for _variable in ("HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HUB_CACHE", "HF_TOKEN", "
     os.environ.pop(_variable, None)
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="cafd-tests-hf-home-")
 
-import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
+import pytest  # noqa: E402  (imported after the environment above is set)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
-from cafd_zoo.models.denoiser import DUNET
+from cafd_zoo.models.denoiser import DUNET  # noqa: E402
 
-from .tiny_zoo import build_tiny_zoo
+from .tiny_zoo import build_tiny_zoo  # noqa: E402
 
 
 class TinyNet(nn.Module):

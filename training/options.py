@@ -23,7 +23,8 @@ def numbers(text: str) -> list[float]:
 
 
 TRAINING_OPTIONS: dict[str, Option] = {
-    "--config": Option("the run's YAML config: a file from training/configs/ (classifiers) or training/configs/denoiser/"),
+    "--config": Option("the run's YAML config: a file from training/configs/ (classifiers) or "
+                       "training/configs/denoiser/"),
     "--classifier-run": Option("a train-classifier --out folder (holds model.safetensors), or a zoo classifier "
                                "release such as resnet20_cifar10"),
     "--classifier-config": Option("the YAML config that classifier was trained with"),
@@ -65,8 +66,9 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "--prune": Option("with --mirror-root: remove each published repository's other commit folders, so a release "
                       "store keeps only the files its releases use", {"action": "store_true"}),
     "--table": Option("1: releases x attacks under one threat model; 2: each target model without and with its "
-                      "defense (bare vs oblivious rows); 3: defended models under adaptive threat models; robust: a robust classifier alone and behind "
-                      "denoisers, worst case first (issue 14). Missing cells: —", {"choices": ["1", "2", "3", "robust"]}),
+                      "defense (bare vs oblivious rows); 3: defended models under adaptive threat models; robust: a "
+                      "robust classifier alone and behind denoisers, worst case first (issue 14). Missing cells: —",
+                      {"choices": ["1", "2", "3", "robust"]}),
     "--paper": Option("tables 1-3: follow each row the paper published with the paper's values (training/paper/"
                       "published.py), so ours and theirs read side by side", {"action": "store_true"}),
     "--label": Option("tables 2 and 3: RELEASE=TARGET:DEFENSE, e.g. cafd_vgg19_cifar10=VGG-19:CAFD (default: read "

@@ -25,7 +25,8 @@ class _ContiguousGradient(torch.autograd.Function):
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx: torch.autograd.function.FunctionCtx,  # type: ignore[override]
+                 grad: torch.Tensor) -> torch.Tensor:
         return grad.contiguous()
 
 
@@ -63,7 +64,8 @@ def _autoattack_class() -> type:
     try:
         from pyautoattack import AutoAttack
     except ImportError as exc:
-        raise RuntimeError("AutoAttack needs the authors' package: pip install 'cafd-zoo[eval]' (pyautoattack)") from exc
+        raise RuntimeError("AutoAttack needs the authors' package: pip install 'cafd-zoo[eval]' "
+                           "(pyautoattack)") from exc
     return AutoAttack
 
 

@@ -225,8 +225,8 @@ def fwa_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, eps: 
                generator: torch.Generator | None = None, **facts: str) -> torch.Tensor:
     """FWA under a Wasserstein budget (deterministic); ``facts`` are the descriptive parameters of ``_FWA_FACTS``."""
     only("fwa", **{k: (v, _FWA_FACTS.get(k)) for k, v in facts.items()})
-    return fwa(model, x, labels, eps=eps, kernel_size=kernel_size, iterations=iterations, gamma=gamma,  # type: ignore[return-value]
-               dual_max_iter=dual_max_iter, dual_tol=dual_tol)
+    return fwa(model, x, labels, eps=eps, kernel_size=kernel_size,  # type: ignore[return-value]
+               iterations=iterations, gamma=gamma, dual_max_iter=dual_max_iter, dual_tol=dual_tol)
 
 
 register_attack("fwa", fwa_attack,

@@ -117,7 +117,8 @@ def build_attack(name: str, *, eps: float | None = None, steps: int | None = Non
 
 
 def only(attack: str, **given: tuple[Any, Any]) -> None:
-    """Refuse a descriptive parameter whose value is not the one ``attack`` implements: ``only("x", norm=(n, "L2"))``."""
+    """Refuse a descriptive parameter whose value is not the one ``attack`` implements:
+    ``only("x", norm=(n, "L2"))``."""
     for key, (value, implemented) in given.items():
         if value != implemented:
             raise ValueError(f"{attack} implements {key}={implemented!r} only, got {value!r}")

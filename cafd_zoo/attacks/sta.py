@@ -109,10 +109,11 @@ def sta(
     many model evaluations); ``search_steps`` solves with a per-image constant on the margin, searched as
     the module docstring says. With ``return_stats`` returns ``(x_adv, SpatialStats)``.
     """
-    if tau < 0 or iterations < 1 or kappa < 0 or delta <= 0 or history_size < 1 or search_steps < 1 or initial_const <= 0:
+    if (tau < 0 or iterations < 1 or kappa < 0 or delta <= 0 or history_size < 1 or search_steps < 1
+            or initial_const <= 0):
         raise ValueError("need tau >= 0, iterations >= 1, kappa >= 0, delta > 0, history_size >= 1, search_steps >= 1, "
-                         f"initial_const > 0; got {tau}, {iterations}, {kappa}, {delta}, {history_size}, {search_steps}, "
-                         f"{initial_const}")
+                         f"initial_const > 0; got {tau}, {iterations}, {kappa}, {delta}, {history_size}, "
+                         f"{search_steps}, {initial_const}")
     check_image_batch(x, channels=None, what="STA input")
     goal = labels if targets is None else targets
     if goal.shape != (len(x),):
@@ -128,7 +129,6 @@ def sta(
 
     def solve() -> torch.Tensor:
         """One L-BFGS solve of sum_i const_i * margin_i + tau * L_flow_i from zero flow; which images it fooled."""
-        nonlocal best_loss
         flow = torch.zeros_like(best_flow, requires_grad=True)
         fooled = torch.zeros_like(success)
         optimizer = torch.optim.LBFGS([flow], lr=1.0, max_iter=iterations, history_size=history_size,

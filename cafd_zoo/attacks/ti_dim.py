@@ -27,7 +27,8 @@ def gaussian_kernel(size: int = 7, nsig: float = 3.0) -> torch.Tensor:
     return (kernel / kernel.sum()).float()
 
 
-def input_diversity(x: torch.Tensor, *, resize_rate: float, prob: float, generator: torch.Generator | None) -> torch.Tensor:
+def input_diversity(x: torch.Tensor, *, resize_rate: float, prob: float,
+                    generator: torch.Generator | None) -> torch.Tensor:
     """With probability ``prob``, shrink ``x`` to a random side in [resize_rate * H, H) and pad it back
     to H x W at a random offset (one draw per batch, as the reference implementations do)."""
     device = generator.device if generator is not None else torch.device("cpu")
@@ -62,8 +63,8 @@ def ti_dim(
     ``step_size`` defaults to eps / steps, so the last step can reach the edge of the ball."""
     step_size = eps / steps if step_size is None else step_size
     if not 0 < eps <= 1 or steps < 1 or step_size <= 0 or not 0 < resize_rate <= 1 or not 0 <= diversity_prob <= 1:
-        raise ValueError(f"need 0 < eps <= 1, steps >= 1, step_size > 0, 0 < resize_rate <= 1, 0 <= diversity_prob <= 1; "
-                         f"got {eps}, {steps}, {step_size}, {resize_rate}, {diversity_prob}")
+        raise ValueError(f"need 0 < eps <= 1, steps >= 1, step_size > 0, 0 < resize_rate <= 1, "
+                         f"0 <= diversity_prob <= 1; got {eps}, {steps}, {step_size}, {resize_rate}, {diversity_prob}")
     check_image_batch(x, channels=None, what="TI-DIM input")
     x = x.detach()
     channels = x.shape[1]

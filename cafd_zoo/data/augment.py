@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 
-def random_crop_flip(x: torch.Tensor, *, padding: int = 4, flip: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop_flip(x: torch.Tensor, *, padding: int = 4, flip: bool = True,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
     """Random ``padding``-pixel-shift crop (zero padding, as torchvision's RandomCrop(32, 4)) and,
     if ``flip``, random horizontal flip, independently per image. Digits (SVHN) take ``flip=False``."""
     n, _, h, w = x.shape

@@ -57,7 +57,8 @@ def load_cifar10(root: str | Path, split: str = "train", *, download: bool = Fal
     binary = folder.name.endswith("-bin") or (folder / "test_batch.bin").exists()
     checksums = BIN_MD5 if binary else PY_MD5
     names = [n for n in checksums if n.startswith("test" if split == "test" else "data")]
-    parts = [_read_binary(folder / n) if binary else _read_python(folder / n) for n in _checked(folder, names, checksums, check_md5)]
+    parts = [_read_binary(folder / n) if binary else _read_python(folder / n)
+             for n in _checked(folder, names, checksums, check_md5)]
     images = torch.cat([p[0] for p in parts])
     labels = torch.cat([p[1] for p in parts])
     return ImageSet(images, labels, "cifar10", split, CLASSES)
@@ -76,7 +77,8 @@ def _checked(folder: Path, names: list[str], checksums: dict[str, str], check_md
         if not path.is_file():
             raise DatasetError(f"{path} is missing: the CIFAR-10 folder is incomplete; fetch it again")
         if check_md5 and md5_of(path) != checksums[name]:
-            raise DatasetError(f"{path} does not have the official MD5 {checksums[name]}: the file is damaged; fetch it again")
+            raise DatasetError(f"{path} does not have the official MD5 {checksums[name]}: the file is damaged; "
+                               "fetch it again")
     return names
 
 
@@ -106,4 +108,5 @@ def _read_python(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         data, labels = batch[b"data"], batch[b"labels"]
     except (pickle.UnpicklingError, KeyError, EOFError, TypeError) as exc:
         raise DatasetError(f"{path} is not a CIFAR-10 python batch: {exc}") from exc
-    return torch.as_tensor(data, dtype=torch.uint8).reshape(-1, 3, 32, 32).clone(), torch.as_tensor(labels, dtype=torch.long)
+    return (torch.as_tensor(data, dtype=torch.uint8).reshape(-1, 3, 32, 32).clone(),
+            torch.as_tensor(labels, dtype=torch.long))

@@ -24,7 +24,8 @@ def embedded_cifar10_sample(n: int = 1000) -> ImageSet:
     try:
         meta = json.loads(JSON_PATH.read_text())
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"the embedded sample's {JSON_PATH.name} is missing or damaged ({exc}); reinstall cafd-zoo") from exc
+        raise DatasetError(f"the embedded sample's {JSON_PATH.name} is missing or damaged ({exc}); "
+                           "reinstall cafd-zoo") from exc
     if sha256_of(PNG_PATH) != meta["png_sha256"]:
         raise DatasetError(f"{PNG_PATH} does not match its recorded sha256: reinstall cafd-zoo")
     rows, cols = GRID

@@ -27,13 +27,15 @@ def load_svhn(root: str | Path, split: str = "train", *, download: bool = False,
 
         torchvision.datasets.SVHN(str(root), split=split, download=True)
     if not path.is_file():
-        raise DatasetError(f"{path} is missing: pass download=True where there is internet, or copy the official file there")
+        raise DatasetError(f"{path} is missing: pass download=True where there is internet, "
+                           "or copy the official file there")
     if check_md5 and md5_of(path) != MD5[split]:
         raise DatasetError(f"{path} does not have the official MD5 {MD5[split]}: the file is damaged; fetch it again")
     try:
         from scipy.io import loadmat
     except ImportError as exc:
-        raise DatasetError("reading SVHN needs scipy: pip install 'cafd-zoo[eval]' (or [train], or scipy alone)") from exc
+        raise DatasetError("reading SVHN needs scipy: pip install 'cafd-zoo[eval]' "
+                           "(or [train], or scipy alone)") from exc
     try:
         mat = loadmat(str(path))
         x, y = mat["X"], mat["y"]

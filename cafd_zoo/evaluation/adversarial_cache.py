@@ -64,7 +64,8 @@ class AdversarialCache:
             saved = load_file(str(path))
             x_adv = saved.pop("x_adv")
         except (SafetensorError, KeyError, OSError) as exc:
-            warnings.warn(f"adversarial cache file {path} is unreadable ({exc}); crafting that batch again", stacklevel=2)
+            warnings.warn(f"adversarial cache file {path} is unreadable ({exc}); crafting that batch again",
+                          stacklevel=2)
             return None
         if x_adv.shape != x.shape:
             warnings.warn(f"adversarial cache file {path} holds shape {tuple(x_adv.shape)}, not {tuple(x.shape)}; "

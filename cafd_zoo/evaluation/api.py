@@ -62,5 +62,5 @@ def evaluate(
     data = TensorSet(images, labels)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(results) if results is not None else Path(scratch) / "results.jsonl"
-        return run_evaluation(model, release or "model", data, path, attacks=list(attacks), threats=list(threats),  # type: ignore[arg-type]
-                              n=len(data), surrogate=surrogate, **options)
+        return run_evaluation(model, release or "model", data, path, attacks=list(attacks),  # type: ignore[arg-type]
+                              threats=list(threats), n=len(data), surrogate=surrogate, **options)

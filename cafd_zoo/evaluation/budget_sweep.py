@@ -36,7 +36,8 @@ def pgd_step_size(eps: float, steps: int) -> float:
     return max(2 / 255, 2.5 * eps / steps)
 
 
-def sweep_points(eps_values: list[float], steps_values: list[int], base_eps: float, base_steps: int) -> list[tuple[float, int]]:
+def sweep_points(eps_values: list[float], steps_values: list[int], base_eps: float,
+                 base_steps: int) -> list[tuple[float, int]]:
     """The (eps, steps) points: every eps at ``base_steps``, then every number of steps at ``base_eps``."""
     points = [(eps, base_steps) for eps in eps_values] + [(base_eps, steps) for steps in steps_values]
     return list(dict.fromkeys(points))
@@ -109,11 +110,13 @@ def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -
         if len(series) > 1:
             drops = [(a, b) for a, b in zip(series, series[1:]) if b["error_rate"] < a["error_rate"]]
             checks.append({"check": f"error does not fall as {name} grows", "passed": not drops,
-                           "detail": "; ".join(f"{_label(field, r[field])}: {100 * r['error_rate']:.2f}%" for r in series)})
+                           "detail": "; ".join(f"{_label(field, r[field])}: {100 * r['error_rate']:.2f}%"
+                                               for r in series)})
     unbounded = [r for r in by_eps if r["eps"] >= 1.0]
     if unbounded:
         error = unbounded[-1]["error_rate"]
-        checks.append({"check": f"an unbounded budget (eps = 255/255) reaches at least {100 * UNBOUNDED_ERROR:.0f}% error",
+        checks.append({"check": f"an unbounded budget (eps = 255/255) reaches at least "
+                                f"{100 * UNBOUNDED_ERROR:.0f}% error",
                        "passed": error >= UNBOUNDED_ERROR, "detail": f"{100 * error:.2f}%"})
     return checks
 
@@ -121,7 +124,8 @@ def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -
 def format_sweep(rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
     lines = ["| eps | steps | n | error | seconds |", "|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["steps"] or 0, r["eps"])):
-        lines.append(f"| {_label('eps', r['eps'])} | {r['steps'] or '-'} | {r['n']} | {100 * r['error_rate']:.2f}% | {r['seconds']:.1f} |")
+        lines.append(f"| {_label('eps', r['eps'])} | {r['steps'] or '-'} | {r['n']} | {100 * r['error_rate']:.2f}% "
+                     f"| {r['seconds']:.1f} |")
     return "\n".join(lines) + "\n\ngradient-masking checks:\n" + format_checks(checks)
 
 

@@ -35,10 +35,10 @@ DATA_FLAGS = ("--release", "--data", "--embedded", "--seed", "--batch-size", "--
 def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     """The options of every evaluate command, whatever builds the model."""
     add_options(p, OPTIONS, *DATA_FLAGS, "--attacks", "--eps", "--threat", "--surrogate-denoiser", "--eot", "--n",
-                "--steps", "--shard-size", "--out", "--resume", "--cache", seed={"default": 0}, batch_size={"default": 250},
-                precision={"default": "auto"}, attacks={"default": "pgd_n,cafa"}, eps={"default": "8"},
-                threat={"default": "oblivious,whitebox"}, eot={"default": 1}, n={"default": 1000},
-                shard_size={"default": 500}, out={"required": True})
+                "--steps", "--shard-size", "--out", "--resume", "--cache", seed={"default": 0},
+                batch_size={"default": 250}, precision={"default": "auto"}, attacks={"default": "pgd_n,cafa"},
+                eps={"default": "8"}, threat={"default": "oblivious,whitebox"}, eot={"default": 1},
+                n={"default": 1000}, shard_size={"default": 500}, out={"required": True})
 
 
 def add_sweep_options(p: argparse.ArgumentParser) -> None:

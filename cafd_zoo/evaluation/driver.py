@@ -31,7 +31,8 @@ from .threat_models import attack_target, judged_model
 if TYPE_CHECKING:
     from .surrogate import Surrogate
 
-ATTACKS = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
+ATTACKS = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t",
+           "fwa")
 """The attacks of the paper's tables and of a careful review, in the order they are listed (any registered
 attack runs; these are the ones the evaluation is documented and tested with)."""
 
@@ -59,8 +60,9 @@ def check_same_shards(finished: set[Cell], planned: set[Cell]) -> None:
     for cell in finished:
         start, size = cell[5:]
         if cell[:5] in variants and (start, size) not in ranges and start < end:
-            raise ValueError(f"the results file already holds {cell[0]} / {cell[1]} on images {start}-{start + size - 1}, "
-                             "a shard this run does not have: resume with the --shard-size of that run, or use another --out")
+            raise ValueError(f"the results file already holds {cell[0]} / {cell[1]} on images "
+                             f"{start}-{start + size - 1}, a shard this run does not have: resume with the "
+                             "--shard-size of that run, or use another --out")
 
 
 def threats_by_target(threats: Iterable[str], model: DefendedClassifier,
@@ -114,7 +116,8 @@ def count_errors(
             else:
                 x_adv = attack.run(target, x, y, generator)
                 if cache is not None:
-                    cache.put(x, y, seed_base + b, x_adv, attack.meter.last_batch() if attack.meter is not None else None)
+                    cache.put(x, y, seed_base + b, x_adv,
+                              attack.meter.last_batch() if attack.meter is not None else None)
             with torch.no_grad():
                 for name, judge in judges.items():
                     wrong[name] += int((judge(x_adv).argmax(1) != y).sum())
@@ -167,7 +170,8 @@ def run_evaluation(
                          "drop --eot (it is for randomised purifiers such as --purifier tvm)")
     results = Path(results)
     if results.exists() and not resume and done_cells(results, release):
-        raise FileExistsError(f"{results} already holds results for {release}: pass --resume to continue, or another --out")
+        raise FileExistsError(f"{results} already holds results for {release}: pass --resume to continue, "
+                              "or another --out")
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
     to_attack_layout(model.eval(), prec, device)
@@ -191,7 +195,8 @@ def run_evaluation(
                 check_same_shards(finished, planned)
                 bar = progress(n, f"{attack_name} / {'+'.join(group)}")
                 for shard, (start, size) in enumerate(shards):
-                    todo = [t for t in group if _cell(attack_name, t, params[t], seed, images, start, size) not in finished]
+                    todo = [t for t in group
+                            if _cell(attack_name, t, params[t], seed, images, start, size) not in finished]
                     if not todo:
                         bar.update(size)
                         continue
@@ -207,11 +212,11 @@ def run_evaluation(
                     if cache is not None:  # batches read, not crafted: their seconds are a judgement's only
                         measured["batches_from_cache"] = cache.hits - hits
                     for threat in todo:
-                        log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat, shard=shard,
-                                first_index=start, n=size, errors=wrong[threat], clean_errors=clean_wrong[threat],
-                                error_rate=wrong[threat] / size, clean_error=clean_wrong[threat] / size, seed=seed,
-                                precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit,
-                                machine=measured_on, images=images, **measured)
+                        log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat,
+                                shard=shard, first_index=start, n=size, errors=wrong[threat],
+                                clean_errors=clean_wrong[threat], error_rate=wrong[threat] / size,
+                                clean_error=clean_wrong[threat] / size, seed=seed, precision=prec, seconds=seconds,
+                                crafted_for=todo, code_commit=commit, machine=measured_on, images=images, **measured)
                 bar.close()
     return summarize(results, release)
 

@@ -19,7 +19,8 @@ def _comparable(params: dict[str, Any]) -> str:
 def _labels(rows: list[dict[str, Any]]) -> dict[int, str]:
     """The attack's name, with its steps where one results file holds it with several (PGD-10 and PGD-20)."""
     several = attacks_with_several_steps(rows)
-    return {id(r): f"{r['attack']}-{recorded_steps(r['params'])}" if r["attack"] in several else r["attack"] for r in rows}
+    return {id(r): f"{r['attack']}-{recorded_steps(r['params'])}" if r["attack"] in several else r["attack"]
+            for r in rows}
 
 
 def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -53,7 +54,8 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             checks.append({
                 "check": f"{name}: reported with both BPDA and white-box (take the stronger as the robust number)",
                 "passed": True,
-                "detail": f"bpda {100 * r['error_rate']:.2f}%, white-box {100 * same[(attack, 'whitebox', budget)]['error_rate']:.2f}%",
+                "detail": f"bpda {100 * r['error_rate']:.2f}%, "
+                          f"white-box {100 * same[(attack, 'whitebox', budget)]['error_rate']:.2f}%",
             })
     for r in rows:
         stages = r.get("robust_after")
@@ -69,7 +71,8 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if attack == "pgd_n" and ("autoattack", threat) in strongest:
             strong = strongest[("autoattack", threat)]
             checks.append({
-                "check": f"{threat}: PGD within {100 * MASKING_GAP:.0f} points of AutoAttack (else CE gradients are masked)",
+                "check": f"{threat}: PGD within {100 * MASKING_GAP:.0f} points of AutoAttack "
+                         "(else CE gradients are masked)",
                 "passed": strong["error_rate"] - r["error_rate"] <= MASKING_GAP,
                 "detail": f"PGD {100 * r['error_rate']:.2f}%, AutoAttack {100 * strong['error_rate']:.2f}%",
             })
@@ -78,8 +81,8 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if gradient:
                 best = max(gradient, key=lambda g: g["error_rate"])
                 checks.append({
-                    "check": f"{threat}: gradient-free Square within {100 * MASKING_GAP:.0f} points of the best gradient "
-                             "attack (else the gradients mislead: masking)",
+                    "check": f"{threat}: gradient-free Square within {100 * MASKING_GAP:.0f} points of the best "
+                             "gradient attack (else the gradients mislead: masking)",
                     "passed": r["error_rate"] - best["error_rate"] <= MASKING_GAP,
                     "detail": f"Square {100 * r['error_rate']:.2f}%, {best['attack']} {100 * best['error_rate']:.2f}%",
                 })

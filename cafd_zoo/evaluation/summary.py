@@ -56,9 +56,10 @@ def format_summary(rows: list[dict[str, Any]], release: str) -> str:
 
 def _table(rows: list[dict[str, Any]], release: str) -> str:
     lines = [f"{release}: error rates (L-inf, first n test images)", "",
-             f"{'attack':<12}{'steps':>6}  {'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}{'seconds':>10}"]
+             f"{'attack':<12}{'steps':>6}  {'threat model':<14}{'n':>7}{'clean error':>13}{'attack error':>14}"
+             f"{'seconds':>10}"]
     for r in rows:
         steps = recorded_steps(r["params"]) or ""
-        lines.append(f"{r['attack']:<12}{steps!s:>6}  {r['threat_model']:<14}{r['n']:>7}{100 * r['clean_error']:>12.2f}%"
-                     f"{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
+        lines.append(f"{r['attack']:<12}{steps!s:>6}  {r['threat_model']:<14}{r['n']:>7}"
+                     f"{100 * r['clean_error']:>12.2f}%{100 * r['error_rate']:>13.2f}%{r['seconds']:>10.1f}")
     return "\n".join(lines)

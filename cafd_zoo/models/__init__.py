@@ -12,6 +12,6 @@ from .wide_resnet import WideResNet, wrn28_10, wrn28_20
 __all__ = [
     "APEDiscriminator", "APEGenerator", "CIFAR10_MEAN", "CIFAR10_STD", "CifarResNet", "DUNET", "DefendedClassifier",
     "Normalize", "VGG", "VGGDiscriminator", "WideResNet", "ape_gan_discriminator", "ape_gan_generator", "create_model",
-    "dunet", "is_architecture", "list_architectures", "purify", "register_model", "resnet20", "resnet50", "resnet50_cafd_official",
-    "vgg19", "vgg_discriminator", "wrn28_10", "wrn28_20",
+    "dunet", "is_architecture", "list_architectures", "purify", "register_model", "resnet20", "resnet50",
+    "resnet50_cafd_official", "vgg19", "vgg_discriminator", "wrn28_10", "wrn28_20",
 ]

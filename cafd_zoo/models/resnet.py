@@ -119,7 +119,8 @@ class CifarResNet(ReleaseInputChecks, nn.Module):
 
 
 @register_model
-def resnet50(num_classes: int = 10, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> CifarResNet:
+def resnet50(num_classes: int = 10, mean: Sequence[float] | None = None,
+             std: Sequence[float] | None = None) -> CifarResNet:
     """Standard CIFAR ResNet-50: bottleneck [3, 4, 6, 3], 3x3 stem, 23.52M parameters at 10 classes."""
     return CifarResNet(Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), 64, num_classes, False, mean, std)
 
@@ -133,6 +134,7 @@ def resnet50_cafd_official(
 
 
 @register_model
-def resnet20(num_classes: int = 10, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> CifarResNet:
+def resnet20(num_classes: int = 10, mean: Sequence[float] | None = None,
+             std: Sequence[float] | None = None) -> CifarResNet:
     """CIFAR ResNet-20 (He et al. 2016): basic blocks [3, 3, 3] of 16/32/64 channels, 0.27M parameters."""
     return CifarResNet(BasicBlock, (3, 3, 3), (16, 32, 64), 16, num_classes, False, mean, std)

@@ -33,7 +33,8 @@ class TimmClassifier(ReleaseInputChecks, nn.Module):
         self.normalize = Normalize(mean, std)
         self.net = timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
         if not isinstance(self.net.get_classifier(), nn.Linear):
-            raise ValueError(f"timm model {name!r} does not end in one nn.Linear, so it has no class activation features")
+            raise ValueError(f"timm model {name!r} does not end in one nn.Linear, "
+                             "so it has no class activation features")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.forward_features(self.normalize(x))

@@ -60,7 +60,7 @@ class VGG(ReleaseInputChecks, nn.Module):
         return self.features[: self._last_conv + 1](x)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.features[self._last_conv + 1 :](features)
+        x = self.features[self._last_conv + 1:](features)
         return self.classifier(torch.flatten(x, 1))
 
     def get_classifier(self) -> nn.Linear:

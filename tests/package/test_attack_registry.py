@@ -8,7 +8,8 @@ import torch
 
 from cafd_zoo.attacks import build_attack, get_attack, list_attacks
 
-EVALUATED = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t", "fwa")
+EVALUATED = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t",
+             "fwa")
 
 
 def test_every_attack_of_the_evaluation_and_of_training_is_registered():

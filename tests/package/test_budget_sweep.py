@@ -85,7 +85,8 @@ def test_an_attack_without_steps_sweeps_eps_alone(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
     built = []
     monkeypatch.setattr(budget_sweep, "count_errors",
-                        lambda attack, target, judges, *a, **k: built.append(attack.params) or ({t: 1 for t in judges}, {}))
+                        lambda attack, target, judges, *a, **k: (built.append(attack.params)
+                                                                 or ({t: 1 for t in judges}, {})))
     out = tmp_path / "sweep.jsonl"
     argv = ["sweep", "--model", NAME, "--embedded", "--n", "2", "--batch-size", "2", "--attack", "autoattack",
             "--eps", "2,8", "--steps", "5,10", "--threat", "bare", "--precision", "fp32", "--out", str(out)]

@@ -119,6 +119,7 @@ def test_rejects_bad_settings_and_inputs(tiny_net, images):
 
 def test_presets_match_the_documented_values():
     off, paper = resolve_config("official"), resolve_config("paper")
-    assert (off.eps, off.steps, off.step_size, off.start_radius, off.distance) == (EPS, 100, 0.01, None, "normalized_mse")
+    assert ((off.eps, off.steps, off.step_size, off.start_radius, off.distance)
+            == (EPS, 100, 0.01, None, "normalized_mse"))
     assert (paper.distance, paper.start_radius) == ("l2", 1e-3)
     assert resolve_config("official", steps=7).steps == 7

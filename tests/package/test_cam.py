@@ -52,7 +52,8 @@ def test_timm_model_hook_and_timm_paths_agree_with_hand_computation():
 
 def test_plain_module_needs_a_layer_and_finds_its_last_linear(images):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 10))
     with pytest.raises(ValueError, match="layer="):
         ClassActivationFeatures(net)
     ca = ClassActivationFeatures(net, layer="1")(images)

@@ -99,11 +99,14 @@ def test_info_puts_each_attack_on_one_line_with_a_column_per_threat_model(capsys
         return {"target": target, "threat_model": threat, "attack": attack, "error_rate": rate, "n": n,
                 "budget": {"steps": steps} if attack != "none" else {}, "command": command}
 
-    lines = metrics_table([metric("classifier", "clean", "none", 0.07, 1000), metric("classifier", "clean", "none", 0.0729, 10000),
+    lines = metrics_table([metric("classifier", "clean", "none", 0.07, 1000),
+                           metric("classifier", "clean", "none", 0.0729, 10000),
                            metric("defended", "clean", "none", 0.095, 200, command="cafd evaluate --embedded --n 200"),
-                           metric("classifier", "whitebox", "pgd_n", 1.0, 10000), metric("defended", "oblivious", "pgd_n", 0.1904, 10000),
+                           metric("classifier", "whitebox", "pgd_n", 1.0, 10000),
+                           metric("defended", "oblivious", "pgd_n", 0.1904, 10000),
                            metric("defended", "bpda", "pgd_n", 0.545, 1000, steps=10)])
-    assert lines[:2] == ["clean, classifier alone: 7.29% (n=10,000)", "clean, with the defense, embedded sample: 9.50% (n=200)"]
+    assert lines[:2] == ["clean, classifier alone: 7.29% (n=10,000)",
+                         "clean, with the defense, embedded sample: 9.50% (n=200)"]
     header, *rows = lines[3:]
     assert header.split() == ["attack", "classifier", "alone", "oblivious", "BPDA"]
     assert rows[0].split() == ["pgd_n,", "20", "steps", "100.00", "(10,000)", "19.04", "(10,000)", "-"]
@@ -124,9 +127,12 @@ def test_list_shows_each_release_clean_oblivious_and_whitebox_pgd20_on_the_most_
 
     defended = [metric("defended", "clean", "none", 0.095, 200, command="cafd evaluate --embedded"),
                 metric("defended", "clean", "none", 0.1018, 10000), metric("defended", "clean", "none", 0.099, 1000),
-                metric("classifier", "clean", "none", 0.0729, 10000), metric("defended", "oblivious", "pgd_n", 0.196, 1000),
-                metric("defended", "oblivious", "pgd_n", 0.1904, 10000), metric("defended", "bpda", "pgd_n", 0.616, 1000),
-                metric("defended", "whitebox", "pgd_n", 0.9, 1000, steps=10), metric("defended", "whitebox", "pgd_n", 1.0, 1000)]
+                metric("classifier", "clean", "none", 0.0729, 10000),
+                metric("defended", "oblivious", "pgd_n", 0.196, 1000),
+                metric("defended", "oblivious", "pgd_n", 0.1904, 10000),
+                metric("defended", "bpda", "pgd_n", 0.616, 1000),
+                metric("defended", "whitebox", "pgd_n", 0.9, 1000, steps=10),
+                metric("defended", "whitebox", "pgd_n", 1.0, 1000)]
     assert headline(defended) == {"clean": 0.1018, "pgd20_oblivious": 0.1904, "pgd20_whitebox": 1.0}
     classifier = [metric("classifier", "clean", "none", 0.06, 200, command="cafd evaluate --embedded"),
                   metric("classifier", "whitebox", "pgd_n", 1.0, 1000)]

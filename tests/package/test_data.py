@@ -102,7 +102,8 @@ def test_image_set_checks_itself():
         s.subset(6)
 
 
-@pytest.mark.skipif(not os.environ.get("CAFD_CIFAR10_DIR"), reason="extended: set CAFD_CIFAR10_DIR to a real CIFAR-10 folder")
+@pytest.mark.skipif(not os.environ.get("CAFD_CIFAR10_DIR"),
+                    reason="extended: set CAFD_CIFAR10_DIR to a real CIFAR-10 folder")
 def test_extended_real_cifar10():
     root = os.environ["CAFD_CIFAR10_DIR"]
     train, test = load_cifar10(root, "train"), load_cifar10(root, "test")

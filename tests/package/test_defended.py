@@ -30,7 +30,8 @@ def test_deterministic_and_differentiable_end_to_end(defended, images):
     out[torch.arange(6), out.argmax(1)].sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     # the gradient flows through the denoiser, not only around it
-    residual_grad = torch.autograd.grad(defended.denoiser(images.clone().requires_grad_(True)).sum(), list(defended.denoiser.parameters())[0])
+    residual_grad = torch.autograd.grad(defended.denoiser(images.clone().requires_grad_(True)).sum(),
+                                        list(defended.denoiser.parameters())[0])
     assert residual_grad[0].abs().sum() > 0
 
 

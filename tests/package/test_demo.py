@@ -13,7 +13,8 @@ def test_demo_prints_its_table_and_writes_the_figure(tmp_path, monkeypatch, caps
     monkeypatch.setenv("CAFD_MANIFEST", str(zoo.manifest_path))
     monkeypatch.setenv("CAFD_WEIGHTS_DIR", str(zoo.export_dir))
     figure = tmp_path / "demo.png"
-    argv = ["demo", "--model", NAME, "--n", "16", "--batch-size", "8", "--pgd-steps", "2", "--cafa-steps", "2", "--figure", str(figure)]
+    argv = ["demo", "--model", NAME, "--n", "16", "--batch-size", "8", "--pgd-steps", "2", "--cafa-steps", "2",
+            "--figure", str(figure)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     for setting in ("clean", "PGD-2, oblivious", "CAFA-2", "PGD-2, full white-box"):

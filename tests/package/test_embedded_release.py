@@ -22,11 +22,13 @@ EMBEDDED = [name for name, entry in load_manifest().releases.items() if entry["s
 
 def _on_the_sample(m: dict) -> bool:
     """A clean metric measured on the embedded sample itself (``--embedded``) or on the same first test images."""
-    return m["threat_model"] == "clean" and m["n"] <= 1000 and ("--embedded" in m["command"] or "--data" in m["command"])
+    return (m["threat_model"] == "clean" and m["n"] <= 1000
+            and ("--embedded" in m["command"] or "--data" in m["command"]))
 
 
 @pytest.mark.parametrize("name", EMBEDDED)
-def test_every_embedded_release_reproduces_its_recorded_clean_error_on_the_embedded_sample(name, one_thread, monkeypatch):
+def test_every_embedded_release_reproduces_its_recorded_clean_error_on_the_embedded_sample(
+        name, one_thread, monkeypatch):
     """Each release shipped in the package, loaded offline with its sha256 checked, reproduces the clean errors its
     manifest records: to 1 point where the record was made on these very images (the record used bf16 autocast,
     this run fp32), else to 3 points of the whole test split's (1,000 of 10,000 images: over 3 standard errors)."""
@@ -72,7 +74,8 @@ def test_the_compact_cafd_release_removes_oblivious_pgd_as_its_manifest_says(mon
     clean, oblivious = _metric(info, "clean", "defended", "none"), _metric(info, "oblivious", "defended", "pgd_n")
     assert clean["n"] == oblivious["n"] == 10_000
     x, y = embedded_cifar10_sample(200).batch(slice(None))
-    x_adv = pgd(model.classifier, x, y, eps=8 / 255, steps=20, step_size=2 / 255, generator=torch.Generator().manual_seed(0))
+    x_adv = pgd(model.classifier, x, y, eps=8 / 255, steps=20, step_size=2 / 255,
+                generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         clean_error = float((model(x).argmax(1) != y).float().mean())
         bare_error = float((model.classifier(x_adv).argmax(1) != y).float().mean())

@@ -33,8 +33,8 @@ def test_the_api_takes_a_defended_classifier_and_refuses_a_bare_one():
 
 def test_cafd_evaluate_writes_resumable_json_lines(tmp_path, capsys):
     out = tmp_path / "results.jsonl"
-    argv = ["evaluate", "--model", RELEASE, "--embedded", "--n", "4", "--attacks", "pgd_n", "--threat", "bare,oblivious",
-            "--steps", "1", "--batch-size", "4", "--precision", "fp32", "--out", str(out)]
+    argv = ["evaluate", "--model", RELEASE, "--embedded", "--n", "4", "--attacks", "pgd_n", "--threat",
+            "bare,oblivious", "--steps", "1", "--batch-size", "4", "--precision", "fp32", "--out", str(out)]
     assert cafd_main(argv) == 0
     rows = read_metrics(out)
     assert [r["threat_model"] for r in rows] == ["bare", "oblivious"] and rows[0]["release"] == RELEASE

@@ -45,7 +45,8 @@ def expected_logits(zoo: TinyZoo, x: torch.Tensor) -> torch.Tensor:
 
 
 def load_from(zoo: TinyZoo, server: MirrorServer | None, cache: Path, **kwargs):
-    return cafd_zoo.load(NAME, manifest=zoo.manifest(), endpoint=server.url if server else None, cache_dir=cache, **kwargs)
+    return cafd_zoo.load(NAME, manifest=zoo.manifest(), endpoint=server.url if server else None, cache_dir=cache,
+                         **kwargs)
 
 
 def cached_files(cache: Path) -> list[Path]:
@@ -65,7 +66,8 @@ def test_export_serve_load_gives_identical_outputs_then_works_offline(zoo, tmp_p
     assert again.release_info["metrics"][0]["error_rate"] == 0.875
 
 
-def _hub_load_in_subprocess(zoo: TinyZoo, env_extra: dict[str, str], out: Path, images: torch.Tensor) -> subprocess.CompletedProcess:
+def _hub_load_in_subprocess(zoo: TinyZoo, env_extra: dict[str, str], out: Path,
+                            images: torch.Tensor) -> subprocess.CompletedProcess:
     from safetensors.torch import save_file
 
     save_file({"x": images}, str(out.with_suffix(".in")))
@@ -77,13 +79,15 @@ def _hub_load_in_subprocess(zoo: TinyZoo, env_extra: dict[str, str], out: Path, 
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env |= {"CAFD_MANIFEST": str(zoo.manifest_path), "HF_HUB_DISABLE_TELEMETRY": "1"} | env_extra
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, cwd=out.parent)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=out.parent)
 
 
 def test_torch_hub_load_over_http_then_offline(zoo, tmp_path, images):
     hf_home = str(tmp_path / "hf_home")
     with MirrorServer(zoo.mirror_root) as server:
-        done = _hub_load_in_subprocess(zoo, {"HF_ENDPOINT": server.url, "HF_HOME": hf_home}, tmp_path / "online.st", images)
+        done = _hub_load_in_subprocess(zoo, {"HF_ENDPOINT": server.url, "HF_HOME": hf_home},
+                                       tmp_path / "online.st", images)
     assert done.returncode == 0, done.stderr
     assert torch.equal(load_file(str(tmp_path / "online.st"))["y"], expected_logits(zoo, images))
     done = _hub_load_in_subprocess(zoo, {"HF_HUB_OFFLINE": "1", "HF_HOME": hf_home}, tmp_path / "offline.st", images)

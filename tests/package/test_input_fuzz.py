@@ -23,8 +23,8 @@ FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
 shapes = st.one_of(
     st.tuples(st.integers(1, 2), st.just(3), st.just(32), st.just(32)),  # half the right shape: reach the model
     st.one_of(st.tuples(st.integers(1, 2), st.sampled_from([1, 3, 4]), st.sampled_from([1, 16, 32, 33]),
-              st.sampled_from([1, 16, 32])),
-    st.lists(st.integers(0, 4), min_size=0, max_size=5).map(tuple)),
+                        st.sampled_from([1, 16, 32])),
+              st.lists(st.integers(0, 4), min_size=0, max_size=5).map(tuple)),
 )
 dtypes = st.one_of(st.sampled_from(FLOATS), st.sampled_from(DTYPES))  # float dtypes more often
 values = st.one_of(st.just("unit"), st.sampled_from(VALUES))  # valid values more often

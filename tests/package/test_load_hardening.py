@@ -200,7 +200,8 @@ def test_a_file_evicted_by_another_process_between_locate_and_read_is_located_ag
     cafd_zoo.load(NAME, manifest=zoo.manifest(), weights_dir=zoo.export_dir)
     assert len(calls) == 3  # two files, one of them read twice
 
-    monkeypatch.setattr(cafd_zoo.hub, "load_verified", lambda path, *a, **k: (_ for _ in ()).throw(FileNotFoundError(path)))
+    monkeypatch.setattr(cafd_zoo.hub, "load_verified",
+                        lambda path, *a, **k: (_ for _ in ()).throw(FileNotFoundError(path)))
     with pytest.raises(WeightsUnavailableError, match="disappeared while it was being loaded, twice"):
         cafd_zoo.load(NAME, manifest=zoo.manifest(), weights_dir=zoo.export_dir)
 
@@ -219,6 +220,7 @@ def test_the_suite_sets_its_own_environment():
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_ENDPOINT="http://127.0.0.1:9", CAFD_WEIGHTS_DIR="/nonexistent",
                CAFD_RELEASE_STORE="/nonexistent", CAFD_MANIFEST="/nonexistent.json", OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "tests/package/test_hub.py::test_export_serve_load_gives_identical_outputs_then_works_offline"],
+                           "tests/package/test_hub.py::"
+                           "test_export_serve_load_gives_identical_outputs_then_works_offline"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]

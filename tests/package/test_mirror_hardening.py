@@ -30,7 +30,7 @@ def test_a_symlink_out_of_the_mirror_is_refused(tree: Path, tmp_path: Path) -> N
         assert _get(f"{s.url}/{REPO}/resolve/evil/model.safetensors").status in (403, 404)
 
 
-def _connect(server: MirrorServer) -> socket.socket:
+def _connect(server: MirrorServer) -> socket.socket:  # noqa: F811  (a plain parameter, not the imported fixture)
     host, port = server._httpd.server_address[:2]
     return socket.create_connection((host, port), timeout=5)
 
@@ -65,7 +65,7 @@ def test_overlong_path_segments_get_a_4xx(server: MirrorServer, path: str) -> No
     ("bytes=-" + "9" * 5000, 206),
 ])
 def test_ranges_with_thousands_of_digits_are_answered(server: MirrorServer, header: str,  # noqa: F811
-                                                     status: int) -> None:
+                                                      status: int) -> None:
     r = _get(f"{server.url}/{REPO}/resolve/main/model.safetensors", Range=header)
     assert r.status == status
     if status == 206:

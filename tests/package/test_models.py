@@ -72,7 +72,8 @@ def test_normalisation_lives_inside_the_model():
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
     normed = create_model("resnet20", mean=mean, std=std).eval()
     plain = create_model("resnet20").eval()
-    plain.load_state_dict({k: v for k, v in normed.state_dict().items() if not k.startswith("normalize.")}, strict=False)
+    plain.load_state_dict({k: v for k, v in normed.state_dict().items() if not k.startswith("normalize.")},
+                          strict=False)
     x = torch.rand(2, 3, 32, 32)
     manual = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     with torch.no_grad():

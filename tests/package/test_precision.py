@@ -46,7 +46,8 @@ def test_attacks_run_channels_last_under_bf16_and_the_layout_changes_no_value():
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(model(x), before)  # the same function, another layout
     seen = []
-    model.register_forward_pre_hook(lambda _, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    model.register_forward_pre_hook(
+        lambda _, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
     count_errors(build_attack("pgd_n", steps=1), model, {"bare": model}, embedded_cifar10_sample().subset(4), 0, 4,
                  batch_size=4, seed_base=0, device=torch.device("cpu"), precision="bf16")
     assert seen and all(seen)  # the batches reach the model channels_last

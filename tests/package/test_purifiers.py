@@ -16,7 +16,8 @@ def images() -> torch.Tensor:
     return embedded_cifar10_sample(16).batch(slice(None))[0]  # real photographs: JPEG is made for them
 
 
-@pytest.mark.parametrize("purifier", [JPEGPurifier(75), TVMPurifier(steps=20, generator=torch.Generator().manual_seed(0))])
+@pytest.mark.parametrize("purifier", [JPEGPurifier(75),
+                                      TVMPurifier(steps=20, generator=torch.Generator().manual_seed(0))])
 def test_purified_images_keep_shape_and_range(purifier, images):
     purified = images + purifier(images)
     assert purified.shape == images.shape and purified.dtype == images.dtype

@@ -111,6 +111,7 @@ def test_crafting_touches_neither_network_nor_any_gradient(tiny_net, images):
     classifier = tiny_net.requires_grad_(False)
     for p in denoiser.parameters():
         p.grad = torch.full_like(p, 0.5)  # a gradient being accumulated must come out as it went in
+
     def both() -> dict[str, torch.Tensor]:
         return {**denoiser.state_dict(), **{f"P.{k}": v for k, v in classifier.state_dict().items()}}
 

@@ -39,7 +39,7 @@ def setup(tmp_path):
 
 def craft(setup, out, attack=None, **kw):
     return craft_shards(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, shard_size=8,
-                      batch_size=4, precision="fp32", check_md5=False, attack=attack, **kw)
+                        batch_size=4, precision="fp32", check_md5=False, attack=attack, **kw)
 
 
 def natural_images(setup) -> torch.Tensor:

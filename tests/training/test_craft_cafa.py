@@ -27,8 +27,8 @@ def setup(tmp_path):
 
 
 def run(setup, out, **kw):
-    return craft_shards(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, steps=2, shard_size=10,
-                      batch_size=4, precision="fp32", check_md5=False, **kw)
+    return craft_shards(setup / "clf" / "model.safetensors", CONFIG, setup / "data", setup / out, steps=2,
+                        shard_size=10, batch_size=4, precision="fp32", check_md5=False, **kw)
 
 
 def test_shards_cover_the_set_and_stay_in_the_ball(setup):
@@ -40,7 +40,8 @@ def test_shards_cover_the_set_and_stay_in_the_ball(setup):
     natural = load_cifar10(setup / "data", "train", check_md5=False).images
     diff = (adversarial.int() - natural.int()).abs()
     assert diff.max() <= 8 and diff.float().mean() > 1  # within 8/255, and really perturbed
-    assert provenance["cafa"]["steps"] == 2 and provenance["preset"] == "official" and len(provenance["classifier_sha256"]) == 64
+    assert (provenance["cafa"]["steps"] == 2 and provenance["preset"] == "official"
+            and len(provenance["classifier_sha256"]) == 64)
 
 
 def test_a_lost_shard_is_recrafted_identically(setup):
@@ -67,7 +68,8 @@ def test_incomplete_set_is_refused(setup):
 def test_command_line(setup, capsys):
     (setup / "clf.yaml").write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\ncheck_md5: false\n")
     argv = ["craft-cafa", "--classifier-run", str(setup / "clf"), "--classifier-config", str(setup / "clf.yaml"),
-            "--data", str(setup / "data"), "--out", str(setup / "cli"), "--steps", "1", "--limit", "8", "--shard-size", "4",
+            "--data", str(setup / "data"), "--out", str(setup / "cli"), "--steps", "1", "--limit", "8",
+            "--shard-size", "4",
             "--precision", "fp32"]
     assert training_main(argv) == 0
     assert "all 2 shards present (2 crafted now)" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""evaluate: every cell (attack and its parameters, threat, shard) is one JSON line; --resume redoes only what is missing."""
+"""evaluate: every cell (attack and its parameters, threat, shard) is one JSON line; --resume redoes only what is
+missing."""
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: one thread 
 def test_cells_are_json_lines_and_resume_redoes_only_the_missing_one(zoo_env, tmp_path, capsys):
     out = tmp_path / "results.jsonl"
     argv = ["evaluate", "--model", NAME, "--embedded", "--n", "8", "--shard-size", "4", "--batch-size", "4",
-            "--attacks", "pgd_n,pgd_t,cafa", "--threat", "oblivious,bpda,whitebox", "--steps", "2", "--precision", "fp32",
-            "--out", str(out)]
+            "--attacks", "pgd_n,pgd_t,cafa", "--threat", "oblivious,bpda,whitebox", "--steps", "2",
+            "--precision", "fp32", "--out", str(out)]
     assert training_main(argv) == 0
     records = read_metrics(out)
     assert len(records) == 3 * 3 * 2
@@ -87,8 +88,9 @@ def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
 
     monkeypatch.setattr(evaluate_module, "build_attack", counting)
     out = tmp_path / "results.jsonl"
-    assert training_main(["evaluate", "--model", NAME, "--embedded", "--n", "4", "--batch-size", "4", "--attacks", "pgd_n",
-                          "--threat", "bare,oblivious,whitebox", "--steps", "1", "--precision", "fp32", "--out", str(out)]) == 0
+    assert training_main(["evaluate", "--model", NAME, "--embedded", "--n", "4", "--batch-size", "4",
+                          "--attacks", "pgd_n", "--threat", "bare,oblivious,whitebox", "--steps", "1",
+                          "--precision", "fp32", "--out", str(out)]) == 0
     assert calls == ["CifarResNet", "DefendedClassifier"]  # bare+oblivious crafted once, whitebox once
     records = {r["threat_model"]: r for r in read_metrics(out)}
     assert records["bare"]["crafted_for"] == records["oblivious"]["crafted_for"] == ["bare", "oblivious"]
@@ -97,10 +99,13 @@ def test_bare_and_oblivious_share_one_crafting(zoo_env, tmp_path, monkeypatch):
 
 def test_a_baseline_purifier_goes_in_front_of_a_classifier_run(classifier_run, tmp_path, capsys):
     base = classifier_run
-    assert training_main(base + ["--purifier", "jpeg", "--threat", "bare,oblivious", "--out", str(tmp_path / "j.jsonl")]) == 0
+    assert training_main(base + ["--purifier", "jpeg", "--threat", "bare,oblivious",
+                                 "--out", str(tmp_path / "j.jsonl")]) == 0
     records = read_metrics(tmp_path / "j.jsonl")
-    assert {r["release"] for r in records} == {"clf+jpeg"} and {r["threat_model"] for r in records} == {"bare", "oblivious"}
-    assert training_main(base + ["--purifier", "jpeg", "--denoiser", "x.safetensors", "--threat", "bare", "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert ({r["release"] for r in records} == {"clf+jpeg"}
+            and {r["threat_model"] for r in records} == {"bare", "oblivious"})
+    assert training_main(base + ["--purifier", "jpeg", "--denoiser", "x.safetensors", "--threat", "bare",
+                                 "--out", str(tmp_path / "x.jsonl")]) == 1
     assert "not both" in capsys.readouterr().err
 
 

@@ -19,8 +19,10 @@ from ..cifar_files import write_binary_cifar
 def finished_run(tmp_path):
     write_binary_cifar(tmp_path / "data" / "cifar-10-batches-bin", n_per_batch=4)
     config = tmp_path / "tiny.yaml"
-    config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\nprecision: fp32\n")
-    assert training_main(["train-classifier", "--config", str(config), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]) == 0
+    config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\n"
+                      "precision: fp32\n")
+    assert training_main(["train-classifier", "--config", str(config), "--data", str(tmp_path / "data"),
+                          "--out", str(tmp_path / "run")]) == 0
     return tmp_path, config
 
 
@@ -31,7 +33,8 @@ def test_embedded_export_loads_through_the_manifest(finished_run, monkeypatch, c
     assert training_main(argv) == 0
     assert "tiny_r20: embedded, clean test error" in capsys.readouterr().out
     info = load_manifest(tmp_path / "m.json").info("tiny_r20")
-    assert info["metrics"][0]["n"] == 4 and info["metrics"][0]["command"].startswith("python -m training train-classifier")
+    assert (info["metrics"][0]["n"] == 4
+            and info["metrics"][0]["command"].startswith("python -m training train-classifier"))
     monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", tmp_path / "pkg")
     model = cafd_zoo.load("tiny_r20", manifest=load_manifest(tmp_path / "m.json"))
     trained = cafd_zoo.create_model("resnet20")
@@ -61,14 +64,17 @@ def test_an_early_stop_exports_the_weights_kept_at_that_epoch_with_its_logged_ac
     write_binary_cifar(tmp_path / "data" / "cifar-10-batches-bin", n_per_batch=6)
     config = tmp_path / "at.yaml"
     config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 2\nbatch_size: 8\ncheck_md5: false\n"
-                      "precision: fp32\neval_batch_size: 16\nadversarial: {attack: pgd, steps: 1}\nrobust_probe_images: 8\n")
+                      "precision: fp32\neval_batch_size: 16\nadversarial: {attack: pgd, steps: 1}\n"
+                      "robust_probe_images: 8\n")
     run = tmp_path / "run"
-    assert training_main(["train-classifier", "--config", str(config), "--data", str(tmp_path / "data"), "--out", str(run)]) == 0
+    assert training_main(["train-classifier", "--config", str(config), "--data", str(tmp_path / "data"),
+                          "--out", str(run)]) == 0
     export = ["export-classifier", "--run", str(run), "--config", str(config), "--release", "tiny_at",
               "--manifest", str(tmp_path / "m.json"), "--out", str(tmp_path / "pkg")]
     assert training_main(export + ["--epoch", "1"]) == 0
     info = load_manifest(tmp_path / "m.json").info("tiny_at")
-    logged = next(r["test_accuracy"] for r in read_metrics(run / "metrics.jsonl") if r.get("epoch") == 1 and "test_accuracy" in r)
+    logged = next(r["test_accuracy"] for r in read_metrics(run / "metrics.jsonl")
+                  if r.get("epoch") == 1 and "test_accuracy" in r)
     assert info["metrics"][0]["error_rate"] == round(1 - logged, 6)
     assert info["training"]["epoch"] == 1 and info["training"]["commands"][1].endswith("--epoch 1")
     exported = load_file(str(tmp_path / "pkg" / "tiny_at.safetensors"))

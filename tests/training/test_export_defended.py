@@ -21,7 +21,8 @@ from training.engine.safetensors_io import read_metadata
 from ..cifar_files import write_binary_cifar
 
 REPO = Path(__file__).resolve().parents[2]
-CLASSIFIER_YAML = "architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\nprecision: fp32\n"
+CLASSIFIER_YAML = ("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 8\ncheck_md5: false\n"
+                   "precision: fp32\n")
 DENOISER_YAML = ("dataset: cifar10\nepochs: 1\nbatch_size: 8\ndenoiser_width: 4\ndiscriminator_width: 4\n"
                  "adversarial_source: online\ncafa_steps: 1\neval_examples: 0\nprecision: fp32\ncheck_md5: false\n")
 
@@ -38,13 +39,17 @@ def chain(tmp_path, monkeypatch):
     monkeypatch.setenv("CAFD_MANIFEST", str(manifest))
     monkeypatch.setattr(cafd_zoo.weight_sources, "PACKAGE_WEIGHTS", package)
     data = str(tmp_path / "data")
-    assert training_main(["train-classifier", "--config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "clf")]) == 0
+    assert training_main(["train-classifier", "--config", str(tmp_path / "clf.yaml"), "--data", data,
+                          "--out", str(tmp_path / "clf")]) == 0
     assert training_main(["export-classifier", "--run", str(tmp_path / "clf"), "--config", str(tmp_path / "clf.yaml"),
-                          "--release", "tiny_r20", "--manifest", str(manifest), "--out", str(package), "--dtype", "float16"]) == 0
+                          "--release", "tiny_r20", "--manifest", str(manifest), "--out", str(package),
+                          "--dtype", "float16"]) == 0
     assert training_main(["train-denoiser", "--config", str(tmp_path / "den.yaml"), "--classifier-run", "tiny_r20",
-                          "--classifier-config", str(tmp_path / "clf.yaml"), "--data", data, "--out", str(tmp_path / "den")]) == 0
+                          "--classifier-config", str(tmp_path / "clf.yaml"), "--data", data,
+                          "--out", str(tmp_path / "den")]) == 0
     export = ["export-defended", "--run", str(tmp_path / "den"), "--config", str(tmp_path / "den.yaml"), "--classifier",
-              "tiny_r20", "--release", "tiny_cafd", "--manifest", str(manifest), "--out", str(package), "--dtype", "float16"]
+              "tiny_r20", "--release", "tiny_cafd", "--manifest", str(manifest), "--out", str(package),
+              "--dtype", "float16"]
     yield tmp_path, export
     torch.set_num_threads(threads)
 
@@ -58,7 +63,8 @@ def test_the_release_loads_and_computes_what_was_trained(chain, capsys):
     model = cafd_zoo.load("tiny_cafd")
     assert isinstance(model, DefendedClassifier)
     denoiser = create_model("dunet", width=4, decoder="official", bn_momentum=0.9)
-    trained = {k: v.half().float() if v.is_floating_point() else v for k, v in load_file(str(tmp_path / "den" / "denoiser.safetensors")).items()}
+    trained = {k: v.half().float() if v.is_floating_point() else v
+               for k, v in load_file(str(tmp_path / "den" / "denoiser.safetensors")).items()}
     denoiser.load_state_dict(trained)
     expected = DefendedClassifier(denoiser, cafd_zoo.load("tiny_r20")).eval()
     x = torch.rand(3, 3, 32, 32)
@@ -70,15 +76,18 @@ def test_evaluate_results_become_metrics_with_their_commands(chain, capsys):
     tmp_path, export = chain
     assert training_main(export + ["--classifier-run", "tiny_r20"]) == 0
     results = tmp_path / "results.jsonl"
-    assert training_main(["evaluate", "--model", "tiny_cafd", "--embedded", "--n", "4", "--batch-size", "4", "--attacks", "pgd_n",
-                          "--threat", "bare,oblivious", "--steps", "1", "--precision", "fp32", "--out", str(results)]) == 0
+    assert training_main(["evaluate", "--model", "tiny_cafd", "--embedded", "--n", "4", "--batch-size", "4",
+                          "--attacks", "pgd_n", "--threat", "bare,oblivious", "--steps", "1", "--precision", "fp32",
+                          "--out", str(results)]) == 0
     assert training_main(export + ["--classifier-run", "tiny_r20", "--results", str(results), "--embedded"]) == 0
-    metrics = {(m["threat_model"], m["target"], m["attack"]): m for m in load_manifest(tmp_path / "m.json").info("tiny_cafd")["metrics"]}
+    metrics = {(m["threat_model"], m["target"], m["attack"]): m
+               for m in load_manifest(tmp_path / "m.json").info("tiny_cafd")["metrics"]}
     assert set(metrics) == {("clean", "classifier", "none"), ("clean", "defended", "none"),
                             ("whitebox", "classifier", "pgd_n"), ("oblivious", "defended", "pgd_n")}
     rows = [r for r in read_metrics(results) if r["threat_model"] == "oblivious"]
     assert metrics[("oblivious", "defended", "pgd_n")]["error_rate"] == rows[0]["error_rate"]
-    assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith("cafd evaluate --model tiny_cafd --embedded --n 4")
+    assert metrics[("oblivious", "defended", "pgd_n")]["command"].startswith(
+        "cafd evaluate --model tiny_cafd --embedded --n 4")
     assert metrics[("oblivious", "defended", "pgd_n")]["budget"]["steps"] == 1
     assert "--steps 1 --precision fp32" in metrics[("oblivious", "defended", "pgd_n")]["command"]
 
@@ -102,7 +111,8 @@ def test_weight_files_are_byte_identical_across_processes(tmp_path):
         subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True, cwd=REPO,
                        env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes() == (tmp_path / "c").read_bytes()
-    assert read_metadata(tmp_path / "a") == {"architecture": "dunet", "arguments": {"width": 4}, "release": "r", "clamp": True}
+    assert read_metadata(tmp_path / "a") == {"architecture": "dunet", "arguments": {"width": 4}, "release": "r",
+                                             "clamp": True}
 
 
 def test_the_exported_file_records_what_it_holds(chain):
@@ -118,7 +128,8 @@ def test_each_metric_command_carries_what_reproduces_its_row():
     from training.release.result_metrics import evaluate_command
 
     def command(attack: str, threat: str = "whitebox", **extra) -> str:
-        row = {"n": 100, "attack": attack, "threat_model": threat, "params": {**build_attack(attack, steps=7).params, **extra}}
+        row = {"n": 100, "attack": attack, "threat_model": threat,
+               "params": {**build_attack(attack, steps=7).params, **extra}}
         return evaluate_command("rel", "--embedded", row, 0, "fp32")
 
     assert "--eps 8 --steps 7" in command("pgd_n")
@@ -141,7 +152,8 @@ def test_the_clean_metric_is_the_one_of_most_images_and_rows_name_the_images_the
     assert training_main(export + ["--classifier-run", "tiny_r20", "--results", str(results)]) == 0  # no --embedded
     metrics = load_manifest(tmp_path / "m.json").info("tiny_cafd")["metrics"]
     clean = {m["target"]: m for m in metrics if m["threat_model"] == "clean"}
-    assert {m["n"] for m in clean.values()} == {8} and not [m for m in metrics if m["threat_model"] != "clean" and m["attack"] == "none"]
+    assert ({m["n"] for m in clean.values()} == {8}
+            and not [m for m in metrics if m["threat_model"] != "clean" and m["attack"] == "none"])
     assert all(" --embedded " in m["command"] and "--data" not in m["command"] for m in metrics)
 
 
@@ -151,10 +163,11 @@ def test_a_classifier_release_takes_evaluate_results_as_metrics_too(chain):
     assert training_main(["evaluate", "--model", "tiny_r20", "--embedded", "--n", "8", "--batch-size", "8", "--attacks",
                           "none", "--threat", "bare", "--precision", "fp32", "--out", str(results)]) == 0
     assert training_main(["export-classifier", "--run", str(tmp_path / "clf"), "--config", str(tmp_path / "clf.yaml"),
-                          "--release", "tiny_r20", "--manifest", str(tmp_path / "m.json"), "--out", str(tmp_path / "pkg"),
-                          "--dtype", "float16", "--results", str(results)]) == 0
+                          "--release", "tiny_r20", "--manifest", str(tmp_path / "m.json"),
+                          "--out", str(tmp_path / "pkg"), "--dtype", "float16", "--results", str(results)]) == 0
     metrics = load_manifest(tmp_path / "m.json").info("tiny_r20")["metrics"]
-    assert [m["command"].split()[:3] for m in metrics] == [["python", "-m", "training"], ["cafd", "evaluate", "--model"]]
+    assert ([m["command"].split()[:3] for m in metrics]
+            == [["python", "-m", "training"], ["cafd", "evaluate", "--model"]])
     assert metrics[1]["n"] == 8 and metrics[1]["threat_model"] == "clean" and "--embedded" in metrics[1]["command"]
     assert metrics[1]["error_rate"] == read_metrics(results)[0]["error_rate"]
 
@@ -177,9 +190,13 @@ def test_a_run_recorded_before_later_settings_existed_still_matches_its_config()
 
     from training.classifier.config import differences_from_record
     from training.denoiser.config_file import load_denoiser_config
-    recorded = json.loads((REPO / "results" / "cafd_resnet20_cifar10" / "train_denoiser_result.json").read_text())["config"]
-    config = load_denoiser_config(REPO / "training" / "configs" / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")
-    assert "probe_split" not in recorded and differences_from_record(recorded, config) == []  # recorded before it existed
+    recorded = json.loads(
+        (REPO / "results" / "cafd_resnet20_cifar10" / "train_denoiser_result.json").read_text())["config"]
+    config = load_denoiser_config(
+        REPO / "training" / "configs" / "denoiser" / "cafd_denoiser_resnet20_cifar10_compact.yaml")
+    # recorded before it existed
+    assert "probe_split" not in recorded and differences_from_record(recorded, config) == []
     changed = dict(recorded, epochs=recorded["epochs"] + 1)
     assert differences_from_record(changed, config) == ["epochs"]
-    assert differences_from_record(recorded, dataclasses.replace(config, probe_split="train_holdout")) == ["probe_split"]
+    assert (differences_from_record(recorded, dataclasses.replace(config, probe_split="train_holdout"))
+            == ["probe_split"])

@@ -15,7 +15,8 @@ from training.__main__ import main as training_main
 from training.release.export import Component, ReleaseSpec, export_release
 from training.release.publish import mirror_commit, publish
 
-METRIC = {"threat_model": "oblivious", "target": "defended", "attack": "pgd", "budget": {"norm": "Linf", "eps": "8/255", "steps": 20},
+METRIC = {"threat_model": "oblivious", "target": "defended", "attack": "pgd",
+          "budget": {"norm": "Linf", "eps": "8/255", "steps": 20},
           "n": 16, "seed": 0, "error_rate": 0.25, "command": "python -m training evaluate ..."}
 
 
@@ -23,7 +24,8 @@ def export_tiny(tmp_path, metrics=()):
     torch.manual_seed(0)
     return export_release(
         "tiny_classifier",
-        [Component("classifier", "tiny_r20", "resnet20", {"num_classes": 10}, create_model("resnet20"), repo_id="org/tiny-r20")],
+        [Component("classifier", "tiny_r20", "resnet20", {"num_classes": 10}, create_model("resnet20"),
+                   repo_id="org/tiny-r20")],
         ReleaseSpec(kind="classifier", dataset="cifar10", summary="tiny", metrics=list(metrics)),
         tmp_path / "export", tmp_path / "manifest.json",
     )
@@ -48,7 +50,8 @@ def test_export_in_fp16_halves_the_file_and_loads_as_fp32(tmp_path):
     torch.manual_seed(0)
     module = create_model("resnet20")
     export_release("half", [Component("classifier", "half_r20", "resnet20", {"num_classes": 10}, module)],
-                   ReleaseSpec(kind="classifier", dataset="cifar10", summary="fp16"), tmp_path / "pkg", tmp_path / "m.json", dtype="float16")
+                   ReleaseSpec(kind="classifier", dataset="cifar10", summary="fp16"), tmp_path / "pkg",
+                   tmp_path / "m.json", dtype="float16")
     entry = load_manifest(tmp_path / "m.json").weights["half_r20"]
     assert entry["source"] == "package" and entry["dtype"] == "float16"
     assert entry["size"] < 0.6 * 272_474 * 4
@@ -68,7 +71,8 @@ def test_publish_pins_the_commit_the_hub_returns(tmp_path):
 
     commits = publish("tiny_classifier", tmp_path / "export", tmp_path / "manifest.json", api=FakeApi())
     assert commits == {"tiny_r20": "ab" * 20}
-    assert calls == [("create", "org/tiny-r20", True), ("upload", "org/tiny-r20", ["README.md", "config.json", "model.safetensors"])]
+    assert calls == [("create", "org/tiny-r20", True),
+                     ("upload", "org/tiny-r20", ["README.md", "config.json", "model.safetensors"])]
     manifest = load_manifest(tmp_path / "manifest.json")
     assert manifest.weights["tiny_r20"]["revision"] == "ab" * 20
     assert manifest.releases["tiny_classifier"]["status"] == "published"
@@ -76,7 +80,8 @@ def test_publish_pins_the_commit_the_hub_returns(tmp_path):
 
 def test_publish_to_a_mirror_folder_from_the_command_line(tmp_path, capsys):
     export_tiny(tmp_path)
-    argv = ["publish", "tiny_classifier", "--export-dir", str(tmp_path / "export"), "--manifest", str(tmp_path / "manifest.json"),
+    argv = ["publish", "tiny_classifier", "--export-dir", str(tmp_path / "export"),
+            "--manifest", str(tmp_path / "manifest.json"),
             "--mirror-root", str(tmp_path / "mirror")]
     assert training_main(argv) == 0
     commit = mirror_commit(tmp_path / "export" / "org" / "tiny-r20")
@@ -100,6 +105,8 @@ def test_an_invalid_change_leaves_the_manifest_untouched(tmp_path):
     export_tiny(tmp_path)
     before = (tmp_path / "manifest.json").read_bytes()
     with pytest.raises(ManifestError, match="refusing to write"):
-        export_release("Bad Name", [Component("classifier", "x", "resnet20", {}, create_model("resnet20"), repo_id="org/x")],
-                       ReleaseSpec(kind="classifier", dataset="cifar10", summary="bad"), tmp_path / "export", tmp_path / "manifest.json")
+        export_release("Bad Name", [Component("classifier", "x", "resnet20", {}, create_model("resnet20"),
+                                              repo_id="org/x")],
+                       ReleaseSpec(kind="classifier", dataset="cifar10", summary="bad"), tmp_path / "export",
+                       tmp_path / "manifest.json")
     assert (tmp_path / "manifest.json").read_bytes() == before

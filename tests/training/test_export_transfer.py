@@ -23,8 +23,8 @@ def second_classifier(chain):  # noqa: F811
     assert training_main(["train-classifier", "--config", str(tmp_path / "clf2.yaml"), "--data", str(tmp_path / "data"),
                           "--out", str(tmp_path / "clf2")]) == 0
     assert training_main(["export-classifier", "--run", str(tmp_path / "clf2"), "--config", str(tmp_path / "clf2.yaml"),
-                          "--release", "tiny_r20b", "--manifest", str(tmp_path / "m.json"), "--out", str(tmp_path / "pkg"),
-                          "--dtype", "float16"]) == 0
+                          "--release", "tiny_r20b", "--manifest", str(tmp_path / "m.json"),
+                          "--out", str(tmp_path / "pkg"), "--dtype", "float16"]) == 0
     return tmp_path, ["export-transfer", "--denoiser-release", "tiny_cafd", "--classifier", "tiny_r20b",
                       "--release", "tiny_cafd_b", "--manifest", str(tmp_path / "m.json")]
 

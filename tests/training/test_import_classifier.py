@@ -103,7 +103,7 @@ def test_what_cannot_be_imported_is_refused_with_what_to_do(timm_weights, tmp_pa
     assert (tmp_path / "done" / "model.safetensors").read_bytes() == before
 
 
-def test_the_worked_example_import_finetune_and_defend(setup, timm_weights, tmp_path, capsys):
+def test_the_worked_example_import_finetune_and_defend(setup, timm_weights, tmp_path, capsys):  # noqa: F811
     """The README's path for your own model: import it, fine-tune a denoiser against it, put that in front of it."""
     _, weights = timm_weights
     run = tmp_path / "mine"
@@ -121,13 +121,14 @@ def test_the_worked_example_import_finetune_and_defend(setup, timm_weights, tmp_
                           "--out", str(tmp_path / "ft")]) == 0
     classifier = cafd_zoo.create_model(TIMM, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD)  # as the README does
     classifier.load_state_dict(load_file(str(run / "model.safetensors")))
-    model = cafd_zoo.DefendedClassifier(cafd_zoo.load_denoiser(tmp_path / "ft" / "denoiser.safetensors"), classifier).eval()
+    model = cafd_zoo.DefendedClassifier(cafd_zoo.load_denoiser(tmp_path / "ft" / "denoiser.safetensors"),
+                                        classifier).eval()
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model(x), classifier(model.purify(x)))
 
 
-def test_the_finetune_recipe_runs_end_to_end_on_an_imported_classifier(setup, timm_weights, tmp_path):
+def test_the_finetune_recipe_runs_end_to_end_on_an_imported_classifier(setup, timm_weights, tmp_path):  # noqa: F811
     """training/recipes/finetune_denoiser.sh, every step for real on tiny data: CAFA copy, fine-tuning, the
     before/after table (what a user runs after import-classifier, at a size that fits the test suite)."""
     _, weights = timm_weights

@@ -1,6 +1,7 @@
-"""Extended (opt-in, about 20 minutes on one core beside a training job): the robust recipe of issue 14 run end to end, every step for
-real, on a tiny synthetic training set, before its hours-long run. It once found pyautoattack failing on
-channels_last inputs, which only a robust model reaches (APGD-T runs on what APGD-CE could not break).
+"""Extended (opt-in, about 20 minutes on one core beside a training job): the robust recipe of issue 14 run end
+to end, every step for real, on a tiny synthetic training set, before its hours-long run. It once found
+pyautoattack failing on channels_last inputs, which only a robust model reaches (APGD-T runs on what APGD-CE
+could not break).
 
     CAFD_CIFAR10_DIR=DIR python -m pytest -q tests/training/test_recipe_smoke.py
 

@@ -70,7 +70,7 @@ def test_the_robust_recipe_stops_after_a_classifier_whose_fast_at_collapsed(tmp_
     (run / "metrics.jsonl").write_text('{"epoch": 9, "test_accuracy": 0.7, "train_pgd10_accuracy": 0.05, '
                                        '"catastrophic_overfitting": true}\n')
     env = {**os.environ, "PY": "false", "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs")}
-    done = subprocess.run(["bash", "training/recipes/robust_compact_cifar10.sh", "classifier", "cafa"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "training/recipes/robust_compact_cifar10.sh", "classifier", "cafa"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "export-classifier --run" in done.stderr and "--epoch K" in done.stderr
     assert "== cafa" not in done.stdout

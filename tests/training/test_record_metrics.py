@@ -20,7 +20,8 @@ def evaluate_rows(release: str, errors: int, n: int = 500) -> str:
     for attack, params, wrong in (("none", {"eot": 1}, 10), ("pgd_n", {"eps": 8 / 255, "steps": 20, "eot": 1}, errors)):
         rows.append({"release": release, "attack": attack, "params": params, "threat_model": "bare", "shard": 0,
                      "first_index": 0, "n": n, "errors": wrong, "clean_errors": 10, "error_rate": wrong / n,
-                     "clean_error": 10 / n, "seed": 0, "seconds": 1.0, "precision": "fp32", "images": "test", "code_commit": "abc"})
+                     "clean_error": 10 / n, "seed": 0, "seconds": 1.0, "precision": "fp32", "images": "test",
+                     "code_commit": "abc"})
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
@@ -53,7 +54,8 @@ def test_metrics_and_card_change_and_the_weights_do_not(stored, capsys):
     folder = repository(tmp_path) / entry["revision"]
     assert entry["revision"] != before["revision"] and entry["revision"] == mirror_commit(folder)
     assert (repository(tmp_path) / "refs" / "main").read_text() == entry["revision"]
-    assert sorted(p.name for p in repository(tmp_path).iterdir()) == sorted([entry["revision"], "refs"])  # moved, not copied
+    # moved, not copied
+    assert sorted(p.name for p in repository(tmp_path).iterdir()) == sorted([entry["revision"], "refs"])
     assert (folder / "model.safetensors").read_bytes() == weights and entry["sha256"] == before["sha256"]
     assert "| 96.00% |" in (folder / "README.md").read_text()
 
@@ -93,7 +95,6 @@ def test_the_machine_evaluate_recorded_wins_over_the_one_described(stored):
     assert training_main(argv) == 0
     metrics = load_manifest(tmp_path / "manifest.json").releases["tiny_classifier"]["metrics"]
     assert {m["machine"] for m in metrics} == {"box A"}  # not --machine's "test box"
-
 
 
 def test_several_results_files_give_one_clean_error_per_image_source(stored, capsys):

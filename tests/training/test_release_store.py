@@ -4,7 +4,6 @@ later with the very same bytes."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,14 +47,16 @@ def test_publishing_into_a_store_marks_the_release_stored_not_published(stored, 
     publish(NAME, stored.export_dir, stored.manifest_path, mirror_root=tmp_path / "store")
     assert load_manifest(stored.manifest_path).releases[NAME]["status"] == "stored"
     for entry in load_manifest(stored.manifest_path).info(NAME)["files"].values():
-        assert sha256_of(tmp_path / "store" / entry["repo_id"] / entry["revision"] / entry["filename"]) == entry["sha256"]
+        assert (sha256_of(tmp_path / "store" / entry["repo_id"] / entry["revision"] / entry["filename"])
+                == entry["sha256"])
 
 
 def test_a_stored_release_loads_from_the_store_offline_with_identical_outputs(stored, tmp_path, offline, monkeypatch):
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = stored.classifier((x + stored.denoiser(x)).clamp(0, 1))
-    model = cafd_zoo.load(NAME, manifest=stored.manifest(), release_store=stored.mirror_root, cache_dir=tmp_path / "empty")
+    model = cafd_zoo.load(NAME, manifest=stored.manifest(), release_store=stored.mirror_root,
+                          cache_dir=tmp_path / "empty")
     monkeypatch.setenv("CAFD_RELEASE_STORE", str(stored.mirror_root))  # the documented setting does the same
     again = cafd_zoo.load(NAME, manifest=stored.manifest(), cache_dir=tmp_path / "empty")
     with torch.no_grad():
@@ -99,7 +100,8 @@ def test_a_stored_release_is_uploaded_to_the_hub_with_the_same_bytes(stored):
 def test_republishing_into_a_store_with_prune_keeps_only_the_new_commit(stored):
     repo = stored.mirror_root / "test-org" / "tiny-dunet"
     old = (repo / "refs" / "main").read_text()
-    (stored.export_dir / "test-org" / "tiny-dunet" / "README.md").write_text("New metrics.\n")  # a re-export: new model card
+    # a re-export: new model card
+    (stored.export_dir / "test-org" / "tiny-dunet" / "README.md").write_text("New metrics.\n")
     commits = publish(NAME, stored.export_dir, stored.manifest_path, mirror_root=stored.mirror_root, prune=True)
     new = commits["tiny_dunet"]
     assert new != old and sorted(p.name for p in repo.iterdir()) == sorted([new, "refs"])
@@ -135,7 +137,8 @@ def _stored_files() -> dict[Path, dict]:
 
 def test_the_store_holds_exactly_the_weight_files_the_manifest_uses():
     expected = _stored_files()
-    present = {p.relative_to(CHECKOUT_STORE) for p in CHECKOUT_STORE.rglob("*.safetensors")} if CHECKOUT_STORE.is_dir() else set()
+    present = ({p.relative_to(CHECKOUT_STORE) for p in CHECKOUT_STORE.rglob("*.safetensors")}
+               if CHECKOUT_STORE.is_dir() else set())
     assert present == set(expected), "hub/ must hold each stored release file, and nothing no release uses"
     for relative, entry in expected.items():
         path = CHECKOUT_STORE / relative
@@ -148,7 +151,8 @@ def test_no_stored_file_is_ignored_by_git():
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
     paths = [str(CHECKOUT_STORE / relative) for relative in _stored_files()] + ["hub/org/name/commit/model.safetensors"]
-    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True).stdout
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True,
+                             text=True).stdout
     assert ignored == "", f"git ignores these release-store files: {ignored}"
 
 
@@ -169,7 +173,8 @@ def test_the_checkout_store_is_found_from_a_checkout(monkeypatch):
         release_store("/nonexistent/store")
 
 
-@pytest.mark.parametrize("name", [n for n in load_manifest().names() if load_manifest().releases[n]["status"] == "stored"]
+@pytest.mark.parametrize("name", [n for n in load_manifest().names()
+                                  if load_manifest().releases[n]["status"] == "stored"]
                          or [pytest.param("none", marks=pytest.mark.skip(reason="no release is stored yet"))])
 def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_error(name, offline, one_thread):
     """Each stored release, loaded from hub/ with every sha256 checked, reproduces the clean error its
@@ -182,9 +187,11 @@ def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_e
                  and load_manifest().releases[n]["components"]["denoiser"] == info["components"]["denoiser"]]
         assert users, f"{name}: no stored defended release measures its denoiser"
         denoiser, defended = cafd_zoo.load(name), cafd_zoo.load(users[0])
-        assert all(torch.equal(a, b) for a, b in zip(denoiser.state_dict().values(), defended.denoiser.state_dict().values()))
+        assert all(torch.equal(a, b)
+                   for a, b in zip(denoiser.state_dict().values(), defended.denoiser.state_dict().values()))
         return
-    recorded = [m for m in info["metrics"] if m["threat_model"] == "clean" and m["n"] == 200 and "--embedded" in m["command"]]
+    recorded = [m for m in info["metrics"]
+                if m["threat_model"] == "clean" and m["n"] == 200 and "--embedded" in m["command"]]
     assert recorded, f"{name} records no clean error on the first 200 embedded images"
     model = cafd_zoo.load(name)
     x, y = embedded_cifar10_sample(200).batch(slice(None))

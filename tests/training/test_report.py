@@ -20,9 +20,11 @@ def write(path, cells):
 
 def test_table1_layout(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
-    write(results, [cell("cafd_vgg19", "pgd_n", "oblivious", 0, 1, 0), cell("cafd_vgg19", "pgd_n", "oblivious", 1, 2, 1),
+    write(results, [cell("cafd_vgg19", "pgd_n", "oblivious", 0, 1, 0),
+                    cell("cafd_vgg19", "pgd_n", "oblivious", 1, 2, 1),
                     cell("cafd_vgg19", "cafa", "oblivious", 0, 3, 0), cell("cafd_vgg19", "cafa", "oblivious", 1, 1, 1),
-                    cell("jpeg_vgg19", "pgd_n", "oblivious", 0, 5, 1), cell("jpeg_vgg19", "pgd_n", "oblivious", 1, 5, 1),
+                    cell("jpeg_vgg19", "pgd_n", "oblivious", 0, 5, 1),
+                    cell("jpeg_vgg19", "pgd_n", "oblivious", 1, 5, 1),
                     cell("jpeg_vgg19", "pgd_n", "whitebox", 0, 10, 1)])
     assert training_main(["report", str(results), "--attacks", "pgd_n,cafa", "--out", str(tmp_path / "t.md")]) == 0
     expected = ("Error rate (%) under the oblivious threat model, first n = 20 test images\n\n"  # no budget recorded
@@ -45,7 +47,8 @@ def test_sanity_checks_flag_an_evaluation_that_contradicts_itself(tmp_path):
 def test_threat_table_puts_each_threat_model_in_a_column(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
     cells = [cell("m", "pgd_n", "bare", 0, 10, 1), cell("m", "pgd_n", "oblivious", 0, 2, 2),
-             cell("m", "pgd_n", "whitebox", 0, 9, 2), cell("m", "cafa", "bare", 0, 8, 1), cell("m", "cafa", "oblivious", 0, 3, 2),
+             cell("m", "pgd_n", "whitebox", 0, 9, 2), cell("m", "cafa", "bare", 0, 8, 1),
+             cell("m", "cafa", "oblivious", 0, 3, 2),
              cell("other", "pgd_n", "bare", 0, 0, 0)]
     for c in cells:
         c["params"] = {"eps": 8 / 255}
@@ -84,7 +87,8 @@ def test_a_gradient_free_square_far_above_the_gradient_attacks_is_flagged(tmp_pa
 def test_autoattacks_own_square_check_sums_its_stages_over_shards_and_flags_a_square_that_breaks_more(tmp_path):
     def stages(threat, shard, after):
         row = cell("m", "autoattack", threat, shard, 10 - after[-1], 1)
-        row["attack_measured"] = {"n": 10, "robust_after": dict(zip(["clean", "apgd-ce", "apgd-t", "fab-t", "square"], after))}
+        row["attack_measured"] = {"n": 10,
+                                  "robust_after": dict(zip(["clean", "apgd-ce", "apgd-t", "fab-t", "square"], after))}
         return row
 
     results = tmp_path / "r.jsonl"
@@ -96,7 +100,8 @@ def test_autoattacks_own_square_check_sums_its_stages_over_shards_and_flags_a_sq
     assert "robust_after" not in rows["oblivious"]  # one shard recorded none: no sum over fewer images than the row
     checks = {c["check"].split(":")[0]: (c["passed"], c["detail"]) for c in sanity_checks(list(rows.values()))
               if "its Square" in c["check"]}
-    assert checks["autoattack/whitebox"] == (True, "unbroken after clean 18, apgd-ce 11, apgd-t 10, fab-t 10, square 10 of 20")
+    assert checks["autoattack/whitebox"] == (
+        True, "unbroken after clean 18, apgd-ce 11, apgd-t 10, fab-t 10, square 10 of 20")
     assert checks["autoattack/bpda"][0] is False  # Square broke 2 of 20 after the gradient attacks: 10% > 0.2%
     assert "autoattack/oblivious" not in checks
 
@@ -104,7 +109,8 @@ def test_autoattacks_own_square_check_sums_its_stages_over_shards_and_flags_a_sq
 def test_variants_of_one_attack_are_checked_against_their_own_budget(tmp_path):
     results = tmp_path / "r.jsonl"
     rows = [cell("m", "pgd_n", "oblivious", 0, 2, 1), cell("m", "pgd_n", "whitebox", 0, 9, 1),
-            cell("m", "pgd_n", "bpda", 0, 4, 1), cell("m", "pgd_n", "bpda", 0, 6, 1), cell("m", "pgd_n", "oblivious", 0, 8, 1)]
+            cell("m", "pgd_n", "bpda", 0, 4, 1), cell("m", "pgd_n", "bpda", 0, 6, 1),
+            cell("m", "pgd_n", "oblivious", 0, 8, 1)]
     for row, steps in zip(rows, (20, 20, 10, 20, 10)):
         row["params"] = {"eps": 8 / 255, "steps": steps, "eot": 1}
     write(results, rows)
@@ -119,7 +125,8 @@ def test_variants_of_one_attack_are_checked_against_their_own_budget(tmp_path):
 
 def test_the_release_table_keeps_pgd_10_and_pgd_20_apart_and_fwa_out_of_the_l_inf_budget(tmp_path, capsys):
     results = tmp_path / "r.jsonl"
-    rows = [cell("m", "pgd_n", "bpda", 0, 6, 1), cell("m", "pgd_n", "bpda", 0, 4, 1), cell("m", "fwa", "oblivious", 0, 3, 1)]
+    rows = [cell("m", "pgd_n", "bpda", 0, 6, 1), cell("m", "pgd_n", "bpda", 0, 4, 1),
+            cell("m", "fwa", "oblivious", 0, 3, 1)]
     for row, params in zip(rows, ({"eps": 8 / 255, "steps": 20}, {"eps": 8 / 255, "steps": 10},
                                   {"eps": 0.005, "norm": "Wasserstein", "iterations": 300})):
         row["params"] = params

@@ -89,7 +89,8 @@ def test_figure3_draws_caf_distance_against_fooling_rate_per_attack(tmp_path):
 def test_training_curve_draws_each_per_epoch_accuracy_and_the_last_row_of_a_repeated_epoch(tmp_path, capsys):
     metrics = tmp_path / "run" / "metrics.jsonl"
     metrics.parent.mkdir()
-    rows = [{"step": 10, "epoch": 1, "loss": 2.0}, {"step": 20, "epoch": 1, "probe_purified": 0.5, "probe_natural": 0.9},
+    rows = [{"step": 10, "epoch": 1, "loss": 2.0},
+            {"step": 20, "epoch": 1, "probe_purified": 0.5, "probe_natural": 0.9},
             {"step": 40, "epoch": 2, "probe_purified": 0.6, "probe_natural": 0.9},
             {"step": 40, "epoch": 2, "probe_purified": 0.7, "probe_natural": 0.9}]  # epoch 2 again, after a resume
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -107,7 +108,8 @@ def test_training_curve_says_whether_the_denoiser_stopping_rule_is_met(tmp_path,
     metrics.parent.mkdir()
     clean = [0.90, 0.92, 0.93, 0.934]
     pgd = [0.70, 0.80, 0.85, 0.853]  # +5.3 points over epochs 2-4 for PGD: the rule is not met yet
-    rows = [{"epoch": e + 1, "probe_purified_natural": c, "probe_pgd_purified": p} for e, (c, p) in enumerate(zip(clean, pgd))]
+    rows = [{"epoch": e + 1, "probe_purified_natural": c, "probe_pgd_purified": p}
+            for e, (c, p) in enumerate(zip(clean, pgd))]
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")]) == 0
     rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
@@ -119,7 +121,8 @@ def test_training_curve_says_whether_the_denoiser_stopping_rule_is_met(tmp_path,
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
     training_main(["figure", "curve", str(metrics), "--out", str(tmp_path / "curve.png")])
     rule = json.loads((tmp_path / "curve.json").read_text())["plateau"]
-    assert rule["met"] is True and rule["met_at"] == 6 and rule["metrics"]["probe_pgd_purified"]["first_epoch_below"] == 6
+    assert (rule["met"] is True and rule["met_at"] == 6
+            and rule["metrics"]["probe_pgd_purified"]["first_epoch_below"] == 6)
     assert "every metric at once): met at the last epoch; first met at epoch 6" in capsys.readouterr().out
     rows += [{"epoch": 7, "probe_purified_natural": 0.95, "probe_pgd_purified": 0.857}]  # a noisy later gain
     metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))

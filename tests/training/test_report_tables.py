@@ -140,9 +140,11 @@ def test_provenance_names_each_cells_budget_whatever_bounds_it():
 
 def test_paper_rows_follow_the_rows_the_paper_published(tmp_path):
     results = write(tmp_path / "r.jsonl", [
-        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 10, 1), cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bare", 0, 10, 1),
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
         cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 5, 1, params=PGD10),
-        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 6, 1), cell("cafd_vgg19_cifar10", "ddn", "whitebox", 0, 9, 1, params=DDN),
+        cell("cafd_vgg19_cifar10", "pgd_n", "bpda", 0, 6, 1),
+        cell("cafd_vgg19_cifar10", "ddn", "whitebox", 0, 9, 1, params=DDN),
     ])
     t2 = table2([results], paper=True).splitlines()
     assert t2[4:8] == ["| VGG-19 | 10.00 | 100.00 |", "| VGG-19 + CAFD | 10.00 | 20.00 |",
@@ -162,7 +164,8 @@ def test_table1_with_paper_rows_and_the_clean_error_of_the_largest_n(tmp_path):
     lines = table1(results, paper=True).splitlines()
     assert lines[2] == "| defense | clean | pgd_n |"  # "none" is the clean column, not an attack column
     assert lines[0].endswith("n test images in brackets")  # 100 and 10 images: each cell says its n
-    assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.00 (100) | 20.00 (10) |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]
+    assert lines[4:] == ["| cafd_vgg19_cifar10 | 9.00 (100) | 20.00 (10) |",
+                         "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]
 
 
 def test_the_robust_table_puts_each_rows_worst_case_first_and_leaves_bare_rows_to_the_bare_classifier(tmp_path):
@@ -179,8 +182,8 @@ def test_the_robust_table_puts_each_rows_worst_case_first_and_leaves_bare_rows_t
     assert training_main(["report", "--table", "robust", str(results), "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     # the columns no row measured (BPDA, oblivious AutoAttack) are left out
-    assert lines[2] == ("| model | clean | worst case | AutoAttack, white-box | PGD-50, white-box | Square, white-box | "
-                        "PGD-20, oblivious |")
+    assert lines[2] == ("| model | clean | worst case | AutoAttack, white-box | PGD-50, white-box | "
+                        "Square, white-box | PGD-20, oblivious |")
     assert lines[4:] == [
         f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | - |",
         f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | 40.00 (10) |",

@@ -125,9 +125,9 @@ def test_a_flag_means_the_same_in_every_command_of_both_clis():
 def test_python_m_training_lists_the_same_commands_as_before():
     commands = {name for action in training_parser()._actions if isinstance(action, argparse._SubParsersAction)
                 for name in action.choices}
-    assert commands == {"publish", "train-classifier", "export-classifier", "export-defended", "export-transfer", "record-metrics", "craft-cafa",
-                        "craft-adversarial", "train-denoiser", "evaluate", "sweep", "report", "figure",
-                        "caf-distance", "finetune-denoiser", "import-classifier"}
+    assert commands == {"publish", "train-classifier", "export-classifier", "export-defended", "export-transfer",
+                        "record-metrics", "craft-cafa", "craft-adversarial", "train-denoiser", "evaluate", "sweep",
+                        "report", "figure", "caf-distance", "finetune-denoiser", "import-classifier"}
 
 
 def test_package_tests_import_the_package_only():

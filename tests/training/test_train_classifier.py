@@ -66,7 +66,8 @@ def test_command_line_and_configs(data, tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
     config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 16\ncheck_md5: false\n"
                       "precision: fp32\nschedule: {kind: multistep, milestones: [1], gamma: 0.2}\n")
-    assert training_main(["train-classifier", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "cli")]) == 0
+    assert training_main(["train-classifier", "--config", str(config), "--data", str(data),
+                          "--out", str(tmp_path / "cli")]) == 0
     assert "test accuracy" in capsys.readouterr().out
     config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nlearning_rate: 0.1\n")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\]"):
@@ -77,13 +78,15 @@ def test_command_line_and_configs(data, tmp_path, capsys):
 
 def test_torchrun_two_processes_agree(data, tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 4\ncheck_md5: false\nprecision: fp32\n")
+    config.write_text("architecture: resnet20\ndataset: cifar10\nepochs: 1\nbatch_size: 4\ncheck_md5: false\n"
+                      "precision: fp32\n")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     with socket.socket() as probe:  # torchrun's --master_port=0 hangs with the static rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "training",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+         f"--master_port={port}", "-m", "training",
          "train-classifier", "--config", str(config), "--data", str(data), "--out", str(tmp_path / "ddp")],
         env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
     )

@@ -206,12 +206,15 @@ def test_a_held_out_probe_never_trains_on_its_images_nor_looks_at_the_test_set(s
         return batch(self, positions)
 
     monkeypatch.setattr(train_denoiser_module.TrainingPairs, "batch", record)
-    monkeypatch.setattr("training.denoiser.purification_probe.load_dataset", lambda *a, **k: pytest.fail("the test set was read"))
-    result = train_denoiser(config, tmp_path / "run", setup["data"], setup["weights"], CLASSIFIER, cafa_dir=setup["cafa"])
+    monkeypatch.setattr("training.denoiser.purification_probe.load_dataset",
+                        lambda *a, **k: pytest.fail("the test set was read"))
+    result = train_denoiser(config, tmp_path / "run", setup["data"], setup["weights"], CLASSIFIER,
+                            cafa_dir=setup["cafa"])
     assert result["training_pairs"] == 24 and result["probe_examples"] == 6 and result["probe_split"] == "train_holdout"
     probe_reads, train_reads = seen[0], torch.cat(seen[1:])  # the probe is built before the first step
     assert sorted(probe_reads.tolist()) == list(range(24, 30)) and int(train_reads.max()) < 24
-    assert {"natural", "purified", "pgd_adversarial", "pgd_purified", "pgd_purified_natural"} <= set(result["probe_accuracy"])
+    assert ({"natural", "purified", "pgd_adversarial", "pgd_purified", "pgd_purified_natural"}
+            <= set(result["probe_accuracy"]))
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert [r["epoch"] for r in records if "probe_pgd_purified" in r] == [1, 2]
     with pytest.raises(ValueError, match="held-out probe of 30 pairs"):
@@ -253,7 +256,8 @@ def test_a_finished_run_trained_for_more_epochs_is_the_longer_run(setup, tmp_pat
     longer = train_denoiser(config, tmp_path / "straight", setup["data"], setup["weights"], CLASSIFIER, **run)
     short = dataclasses.replace(config, epochs=1)
     train_denoiser(short, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, **run)
-    result = train_denoiser(config, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, resume=True, **run)
+    result = train_denoiser(config, tmp_path / "extended", setup["data"], setup["weights"], CLASSIFIER, resume=True,
+                            **run)
     assert "from 1 to 2 epochs" in capsys.readouterr().out
     assert result["steps"] == longer["steps"] == 8 and result["epochs"] == 2
     straight, extended = (load_file(str(tmp_path / d / "denoiser.safetensors")) for d in ("straight", "extended"))
@@ -282,7 +286,8 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
                        setup["weights"], CLASSIFIER)
     shipped = sorted((REPO / "training" / "configs" / "denoiser").glob("*.yaml"))
     configs = {path.stem: load_denoiser_config(path) for path in shipped}  # every shipped config loads
-    assert len(configs) >= 19  # CAFD ones (2 for issue 14), ablations, the gray-box surrogate, HGD('), APE-G('), a fine-tuning
+    # CAFD ones (2 for issue 14), ablations, the gray-box surrogate, HGD('), APE-G('), a fine-tuning
+    assert len(configs) >= 19
     finetune, cpu = configs["cafd_denoiser_finetune_cifar10"], configs["cafd_denoiser_vgg19_cifar10_cpu"]
     budget = {"epochs": finetune.epochs, "lr": finetune.lr, "schedule": finetune.schedule}
     assert finetune == dataclasses.replace(cpu, **budget)  # the released recipe, fine-tuned: only the budget differs
@@ -303,7 +308,8 @@ def test_bad_configs_and_missing_inputs_give_clear_errors(setup, tmp_path):
     assert configs["cafd_prime_denoiser_vgg19_cifar10"].caf_loss == "eq6"
     budget = {"epochs": 12, "batch_size": 128, "schedule": dataclasses.replace(official.schedule, milestones=(7, 9)),
               "probe_split": "train_holdout", "eval_examples": 1000, "probe_pgd_steps": 10}
-    assert configs["cafd_denoiser_vgg19_cifar10_cpu"] == dataclasses.replace(official, **budget)  # network, losses, lambdas: official
+    # network, losses, lambdas: official
+    assert configs["cafd_denoiser_vgg19_cifar10_cpu"] == dataclasses.replace(official, **budget)
 
 
 def test_torchrun_two_processes_agree(setup, tmp_path):

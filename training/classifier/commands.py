@@ -25,7 +25,8 @@ def _import_classifier(args: argparse.Namespace) -> int:
     from .import_weights import import_classifier, low_accuracy_warning
 
     record = import_classifier(args.architecture, args.weights, args.out, dataset=args.dataset,
-                               num_classes=args.num_classes, mean=args.mean, std=args.std, strip_prefix=args.strip_prefix)
+                               num_classes=args.num_classes, mean=args.mean, std=args.std,
+                               strip_prefix=args.strip_prefix)
     print(f"{args.out}/model.safetensors and {args.out}/config.yaml written: use them as --classifier-run {args.out} "
           f"--classifier-config {args.out}/config.yaml")
     if "embedded_sample_accuracy" in record:

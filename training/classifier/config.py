@@ -46,8 +46,10 @@ class ClassifierConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     check_md5: bool = True
-    adversarial: AdversarialTraining | None = None  # AT / DOA: train on attacked batches (training/classifier/adversarial_training.py)
-    robust_probe_images: int = 0  # AT: PGD-10 accuracy on this many training images per epoch (training/classifier/robust_probe.py)
+    # AT / DOA: train on attacked batches (training/classifier/adversarial_training.py)
+    adversarial: AdversarialTraining | None = None
+    # AT: PGD-10 accuracy on this many training images per epoch (training/classifier/robust_probe.py)
+    robust_probe_images: int = 0
 
     def __post_init__(self) -> None:
         if not is_architecture(self.architecture):  # before hours of work that would end in a KeyError
@@ -66,7 +68,8 @@ def _build(cls: type[T], raw: dict[str, Any], where: str) -> T:
         raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
     values = dict(raw)
     if "schedule" in values and isinstance(values["schedule"], dict):
-        values["schedule"] = _build(Schedule, {k: tuple(v) if isinstance(v, list) else v for k, v in values["schedule"].items()}, f"{where}: schedule")
+        values["schedule"] = _build(Schedule, {k: tuple(v) if isinstance(v, list) else v
+                                               for k, v in values["schedule"].items()}, f"{where}: schedule")
     for key in ("mean", "std"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
@@ -90,7 +93,8 @@ def load_config(path: str | Path, cls: type[T] = ClassifierConfig) -> T:  # type
     return _build(cls, raw, str(path))
 
 
-ADDED_LATER = ("adversarial", "robust_probe_images")  # left out while unset, so records written before these fields existed still match
+# left out while unset, so records written before these fields existed still match
+ADDED_LATER = ("adversarial", "robust_probe_images")
 
 
 def config_dict(config: Any) -> dict[str, Any]:

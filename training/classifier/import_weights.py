@@ -46,7 +46,8 @@ def _read_weights(weights: Path, strip_prefix: str) -> dict[str, torch.Tensor]:
 
 
 def _load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], weights: Path) -> None:
-    """Strictly: the file's keys are the timm model's own (``conv1.weight``) or the zoo wrapper's (``net.conv1.weight``)."""
+    """Strictly: the file's keys are the timm model's own (``conv1.weight``) or the zoo wrapper's
+    (``net.conv1.weight``)."""
     target = model.net if isinstance(model, TimmClassifier) and not any(k.startswith("net.") for k in state) else model
     expected = target.state_dict()
     if not any(k.startswith("normalize.") for k in state):  # the wrapper's own buffers come from --mean / --std

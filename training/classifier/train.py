@@ -116,9 +116,9 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
     def checkpoint() -> None:
         if world.is_main:
             extras = {"config": config_dict(config), "wall_seconds": wall_before + time.perf_counter() - started}
-            save_checkpoint(checkpoint_path, training_state({"model": model, "optimizer": optimizer}, epoch=counters.epoch,
-                                                            step=counters.step, samples_in_epoch=counters.done_in_epoch,
-                                                            extras=extras))
+            save_checkpoint(checkpoint_path, training_state({"model": model, "optimizer": optimizer},
+                                                            epoch=counters.epoch, step=counters.step,
+                                                            samples_in_epoch=counters.done_in_epoch, extras=extras))
         world.barrier()
 
     def train_batch(indices: list[int], step: int) -> Callable[[], dict[str, float]]:

@@ -18,7 +18,8 @@ from .train import build_classifier
 
 
 def classifier_weights(run_or_release: str | Path) -> Path:
-    """The weights file of ``run_or_release``: ``<folder>/model.safetensors`` or a classifier release's verified file."""
+    """The weights file of ``run_or_release``: ``<folder>/model.safetensors`` or a classifier release's
+    verified file."""
     folder = Path(run_or_release)
     if folder.is_dir():
         weights = folder / "model.safetensors"

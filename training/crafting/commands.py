@@ -28,9 +28,10 @@ def _craft(args: argparse.Namespace) -> int:
         attack = training_attack(args.attack, preset=args.preset, steps=steps, binary_search_steps=args.search_steps,
                                  confidence=args.confidence, eps=one(args.eps, "--eps"), step_size=args.step_size)
         preset, steps = "official", None
-    result = craft_shards(classifier_weights(args.classifier_run), load_config(args.classifier_config), args.data, args.out,
-                        preset=preset, steps=steps, shard_size=args.shard_size, batch_size=args.batch_size,
-                        limit=args.limit, seed=args.seed, precision=args.precision, device=args.device, attack=attack)
+    result = craft_shards(classifier_weights(args.classifier_run), load_config(args.classifier_config), args.data,
+                          args.out, preset=preset, steps=steps, shard_size=args.shard_size,
+                          batch_size=args.batch_size, limit=args.limit, seed=args.seed, precision=args.precision,
+                          device=args.device, attack=attack)
     if result["stopped"]:
         print(f"stopped after {result['crafted_shards']} new shard(s); run the same command again to continue")
     else:

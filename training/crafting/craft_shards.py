@@ -1,5 +1,6 @@
 """craft-cafa / craft-adversarial: the offline CAFA copy of a training set, as the official code builds its
-training data, or (``attack=``) its CW-L2 or PGD copy, the baselines' training data (training/crafting/shard_attacks.py).
+training data, or (``attack=``) its CW-L2 or PGD copy, the baselines' training data
+(training/crafting/shard_attacks.py).
 
 Shards of ``shard_size`` images are crafted in order and written atomically; a killed run resumes
 at the first missing shard, and since every batch's random start is seeded by (seed, shard,
@@ -74,7 +75,8 @@ def _craft(world: World, classifier_weights: str | Path, classifier_config: Clas
     if world.is_main:
         write_provenance(out, provenance)
     world.barrier()
-    model = load_trained_classifier(classifier_weights, classifier_config, world.device).to(memory_format=torch.channels_last)
+    model = load_trained_classifier(classifier_weights, classifier_config, world.device).to(
+        memory_format=torch.channels_last)
     mine = [i for i in range(num_shards) if i % world.size == world.rank and not shard_path(out, i).exists()]
     log = MetricsLog(out / f"craft_rank{world.rank}.jsonl")
     bar = progress(sum(min(shard_size, len(train) - i * shard_size) for i in mine), f"craft {attack.label}")

@@ -47,7 +47,8 @@ def write_provenance(folder: str | Path, provenance: dict[str, Any]) -> None:
         existing = json.loads(path.read_text())
         if existing != provenance:
             changed = sorted(k for k in set(existing) | set(provenance) if existing.get(k) != provenance.get(k))
-            raise ValueError(f"{folder} holds CAFA shards made with other settings ({', '.join(changed)}); use a new folder")
+            raise ValueError(f"{folder} holds CAFA shards made with other settings ({', '.join(changed)}); "
+                             "use a new folder")
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(provenance, indent=2) + "\n")
@@ -60,10 +61,13 @@ def read_cafa_set(folder: str | Path) -> tuple[torch.Tensor, torch.Tensor, dict[
     try:
         provenance = json.loads((folder / PROVENANCE).read_text())
     except (OSError, ValueError) as exc:
-        raise FileNotFoundError(f"{folder} is not a CAFA shard folder ({exc}); make one with `python -m training craft-cafa`") from exc
-    shards = [load_file(str(shard_path(folder, i))) for i in range(provenance["num_shards"]) if shard_path(folder, i).exists()]
+        raise FileNotFoundError(f"{folder} is not a CAFA shard folder ({exc}); "
+                                "make one with `python -m training craft-cafa`") from exc
+    shards = [load_file(str(shard_path(folder, i))) for i in range(provenance["num_shards"])
+              if shard_path(folder, i).exists()]
     if len(shards) != provenance["num_shards"]:
-        raise ValueError(f"{folder} has {len(shards)} of {provenance['num_shards']} shards: resume the crafting run first")
+        raise ValueError(f"{folder} has {len(shards)} of {provenance['num_shards']} shards: "
+                         "resume the crafting run first")
     indices = torch.cat([s["indices"] for s in shards])
     adversarial = torch.cat([s["adversarial"] for s in shards])
     order = indices.argsort()

@@ -3,7 +3,8 @@
 HGD: x_hat = purify(C, x_adv); one Adam step of C on the guided loss (training/denoiser/hgd_loss.py). No discriminator.
 
 APE-G, as the reference code: one step of D on BCE(D(x), 1) + BCE(D(G(x_adv)), 0), then ``generator_steps``
-(2) steps of G on 0.7 MSE(G(x_adv), x) + 0.3 BCE(D(G(x_adv)), 1), G re-run before each (training/denoiser/ape_gan_losses.py).
+(2) steps of G on 0.7 MSE(G(x_adv), x) + 0.3 BCE(D(G(x_adv)), 1), G re-run before each
+(training/denoiser/ape_gan_losses.py).
 G's forward for D's step runs without a graph (its output is detached anyway); G stays in train mode, so its
 batch-norm statistics update three times per batch, as in the reference. D takes no gradient in G's steps.
 The classifier takes no part in APE-G's training: it only made the training pairs.

@@ -32,7 +32,8 @@ def _train_denoiser(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "train-denoiser",
-        help="train the CAFD denoiser (or the HGD / APE-G baseline) against a frozen classifier (resumable; torchrun-ready)",
+        help="train the CAFD denoiser (or the HGD / APE-G baseline) against a frozen classifier "
+        "(resumable; torchrun-ready)",
         description="Train DUNET with the class activation feature loss and RaGAN (paper Algorithm 2) as a denoiser "
         "config describes (training/configs/denoiser/). Writes checkpoint.pt, metrics.jsonl, and at the end "
         "denoiser.safetensors and result.json into --out. An offline config reads craft-cafa shards (--cafa-dir); "

@@ -12,6 +12,7 @@ It steers training; it is not the evaluation.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -91,7 +92,8 @@ def attacked_probe_set(
 
 
 def cafa_probe_set(x_nat: torch.Tensor, labels: torch.Tensor, classifier: nn.Module, attack: CAFAConfig, *,
-                   seed: int = 0, batch_size: int = 250, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   seed: int = 0, batch_size: int = 250,
+                   precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``x_nat`` attacked once with CAFA against the bare classifier, seeded (a resumed run probes the same)."""
     device = next(classifier.parameters()).device
     x_nat, labels = x_nat.to(device), labels.to(device)
@@ -153,7 +155,7 @@ def whitebox_pgd_accuracy(denoiser: nn.Module, classifier: nn.Module, x_nat: tor
 
 
 def probe_sets(config: DenoiserConfig, data_root: str | Path, classifier: nn.Module, held_out: TrainingPairs | None,
-                precision: str) -> dict[str, ProbeSet]:
+               precision: str) -> dict[str, ProbeSet]:
     """The fixed attacked slices the end-of-epoch probe judges: CAFA (and PGD) on the first test images,
     or on the training pairs held out of training (their stored CAFA copies when offline)."""
     if not config.eval_examples:

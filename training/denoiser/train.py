@@ -226,7 +226,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
             x_adv = x_adv.float()
         if config.method == "cafd":
             losses = train_step(config, precision, world, net_c, net_d, discriminator, optimizer_c, optimizer_d,
-                                 caf_loss, x_nat, to_device(x_adv), labels=y)
+                                caf_loss, x_nat, to_device(x_adv), labels=y)
         else:
             losses = baseline_train_step(config, precision, world.device, net_c, net_d,  # type: ignore[arg-type]
                                          discriminator, optimizer_c, optimizer_d, classifier, x_nat, to_device(x_adv))
@@ -252,7 +252,8 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
     if world.is_main:
         result |= {
             "probe_accuracy": probe_accuracy(), "probe_split": config.probe_split,
-            "probe_examples": len(next(iter(probe.values()))[2]) if probe else 0, "probe_pgd_steps": config.probe_pgd_steps,
+            "probe_examples": len(next(iter(probe.values()))[2]) if probe else 0,
+            "probe_pgd_steps": config.probe_pgd_steps,
             "probe_cafa_steps": resolve_config(config.cafa_preset, steps=config.eval_cafa_steps).steps,
             "classifier_sha256": classifier_sha256, "training_pairs": len(pairs), "initial_denoiser": init_provenance,
             "precision": precision, "wall_seconds": round(wall_before + time.perf_counter() - started, 1),

@@ -39,7 +39,6 @@ class TrainingPairs:
         adversarial = None if self.adversarial is None else self.adversarial[:n]
         return TrainingPairs(self.natural, self.indices[:n], adversarial)
 
-
     def split_off(self, n: int) -> tuple[TrainingPairs, TrainingPairs]:
         """(all but the last ``n`` pairs, the last ``n``): a validation slice held out of training."""
         if not 0 < n < len(self):

@@ -34,7 +34,8 @@ def start_or_resume(
     Returns the counters and the wall seconds already spent."""
     if not resume:
         if checkpoint_path.exists():
-            raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, or choose another --out")
+            raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue that run, "
+                                  "or choose another --out")
         return Counters(), 0.0
     state = load_checkpoint(checkpoint_path)
     if state is None:
@@ -42,7 +43,8 @@ def start_or_resume(
     saved = {key: state["extras"].get(key) for key in identity}
     if saved != identity and not _more_epochs_of_the_same_run(saved, identity, checkpoint_path):
         changed = sorted(k for k in identity if saved[k] != identity[k])
-        raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; use a new --out folder")
+        raise ValueError(f"--resume: {checkpoint_path} was written with another {' / '.join(changed)}; "
+                         "use a new --out folder")
     restore_training_state(state, components)
     return Counters(state["epoch"], state["step"], state["samples_in_epoch"]), state["extras"].get("wall_seconds", 0.0)
 
@@ -58,8 +60,9 @@ def _more_epochs_of_the_same_run(saved: dict[str, Any], identity: dict[str, Any]
     if any(saved[k] != identity[k] for k in identity if k != "config") or new["epochs"] <= old["epochs"]:
         return False
     if new.get("schedule", {}).get("kind", "multistep") != "multistep":
-        raise ValueError(f"--resume: {checkpoint_path} ran {old['epochs']} epochs of a {new['schedule']['kind']} schedule, "
-                         "whose rates depend on the run's length: more epochs would not continue it; use a new --out")
+        raise ValueError(f"--resume: {checkpoint_path} ran {old['epochs']} epochs of a {new['schedule']['kind']} "
+                         "schedule, whose rates depend on the run's length: more epochs would not continue it; "
+                         "use a new --out")
     print(f"extending the run in {checkpoint_path.parent} from {old['epochs']} to {new['epochs']} epochs")
     return True
 

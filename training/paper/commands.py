@@ -42,7 +42,8 @@ def _figure(args: argparse.Namespace) -> int:
         for key, gain in rule["metrics"].items():
             since = gain["first_epoch_below"]
             print(f"  {key}: {gain['last_gain_points']:+.2f} points over the last two epochs; "
-                  + (f"first below the rule's threshold at epoch {since}" if since else "never below the rule's threshold"))
+                  + (f"first below the rule's threshold at epoch {since}" if since
+                     else "never below the rule's threshold"))
         if rule["met"] is not None:
             first = f"first met at epoch {rule['met_at']}" if rule["met_at"] else "never met"
             print(f"  stopping rule ({rule['rule']}, every metric at once): {'met' if rule['met'] else 'NOT met'} "
@@ -96,13 +97,14 @@ def register(sub: Any) -> None:
     add(p, "--table", "--threat", "--release", "--attacks", "--label", "--paper", "--out", table={"default": "1"})
     p.set_defaults(func=_report)
 
-    p = sub.add_parser("figure", help="draw the paper's Figure 3, 5 or 6, or a run's training curve, as PNG plus its data",
+    p = sub.add_parser("figure",
+                       help="draw the paper's Figure 3, 5 or 6, or a run's training curve, as PNG plus its data",
                        description="6: error rate against eps (6/255 to 16/255), one line per defense and threat "
                        "model, from `sweep` results; 5: the ablation, error rate per denoiser variant (release) and "
                        "attack, from `evaluate` results (--threat: one, default oblivious; --attacks: the order); 3: "
-                       "class activation feature distance against fooling rate, from `caf-distance` results; curve: a run's "
-                       "per-epoch accuracies (test accuracy, denoiser probes) from its metrics.jsonl. The "
-                       "data drawn is written beside the PNG (same name, .json).")
+                       "class activation feature distance against fooling rate, from `caf-distance` results; curve: a "
+                       "run's per-epoch accuracies (test accuracy, denoiser probes) from its metrics.jsonl. The data "
+                       "drawn is written beside the PNG (same name, .json).")
     p.add_argument("number", choices=["3", "5", "6", "curve"], help="which figure")
     p.add_argument("results", nargs="+", help="the results file(s) to draw from")
     add(p, "--out", "--threat", "--attacks", "--eps-min", "--eps-max", "--distance", out={"required": True},

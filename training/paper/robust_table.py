@@ -44,15 +44,16 @@ def robust_table(results: str | Path, releases: list[str] | None = None) -> str:
         cells = [_find(rows, attack, steps, bare_threat if bare else threat)
                  for _, attack, steps, threat, bare_threat in COLUMNS]
         attacked = [r for r in rows if r["attack"] != "none"]
-        table.append((release, max(rows, key=lambda r: r["n"]), max(attacked, key=lambda r: r["error_rate"], default=None),
-                      cells))
+        table.append((release, max(rows, key=lambda r: r["n"]),
+                      max(attacked, key=lambda r: r["error_rate"], default=None), cells))
     shown = [i for i in range(len(COLUMNS)) if any(cells[i] for *_, cells in table)]  # a column nobody measured: none
     lines = [f"| {release} | {cell_with_n(clean['clean_error'], clean['n'])} | "
              f"{cell_with_n(worst['error_rate'], worst['n']) if worst else '-'} | "
              + " | ".join(cell_with_n(cells[i]["error_rate"], cells[i]["n"]) if cells[i] else "-" for i in shown) + " |"
              for release, clean, worst, cells in table]
     header = [f"Error rate (%), L-inf eps {linf_budgets(measured)}, n test images in brackets; worst case: the highest "
-              "error of the row", "", "| model | clean | worst case | " + " | ".join(COLUMNS[i][0] for i in shown) + " |",
+              "error of the row", "",
+              "| model | clean | worst case | " + " | ".join(COLUMNS[i][0] for i in shown) + " |",
               "|---|---:|---:|" + "---:|" * len(shown)]
     return "\n".join(header + lines) + "\n"
 

@@ -11,7 +11,8 @@ from .published import table1_row
 from .tables_2_3 import describe
 
 
-PAPER_ORDER = ["ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", "fwa"]  # Table 1's columns, left to right
+# Table 1's columns, left to right
+PAPER_ORDER = ["ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", "fwa"]
 
 
 def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None,
@@ -21,7 +22,8 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
     then any others. With ``paper``, each release whose defense
     and data set the paper's Table 1 has is followed by the paper's row (Table 1 is oblivious)."""
     releases = sorted({r["release"] for r in read_metrics(results)})
-    rows = {release: {r["attack"]: r for r in summarize(results, release) if r["threat_model"] == threat} for release in releases}
+    rows = {release: {r["attack"]: r for r in summarize(results, release) if r["threat_model"] == threat}
+            for release in releases}
     found = {a for cells in rows.values() for a in cells if a != "none"}
     attacks = attacks or [a for a in PAPER_ORDER if a in found] + sorted(found - set(PAPER_ORDER))
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
@@ -67,12 +69,15 @@ def threat_table(results: str | Path, release: str) -> str:
                      key=lambda r: (first.index(r["attack"]), recorded_steps(r["params"]) or 0))
     attacks = list(dict.fromkeys(_variant(r, several) for r in ordered))  # PGD-10 before PGD-20
     clean = {t: next(r for r in rows if r["threat_model"] == t) for t in threats}
-    lines = [f"{release}: error rate (%) by attack (L-inf eps {linf_budgets(rows)}) and threat model; n test images in brackets", "",
+    lines = [f"{release}: error rate (%) by attack (L-inf eps {linf_budgets(rows)}) and threat model; "
+             "n test images in brackets", "",
              "| attack | " + " | ".join(THREAT_COLUMNS[t] for t in threats) + " |", "|---|" + "---:|" * len(threats),
-             "| none (clean) | " + " | ".join(cell_with_n(clean[t]["clean_error"], clean[t]["n"]) for t in threats) + " |"]
+             "| none (clean) | " + " | ".join(cell_with_n(clean[t]["clean_error"], clean[t]["n"])
+                                              for t in threats) + " |"]
     for attack in attacks:
         lines.append(f"| {attack} | " + " | ".join(
-            cell_with_n(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-" for t in threats) + " |")
+            cell_with_n(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-"
+            for t in threats) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -45,7 +45,8 @@ def load_cells(paths: Sequence[str | Path], attacks: Collection[str] | None = No
             if "shard" not in r or "clean_errors" not in r:
                 continue  # not an evaluate cell (a sweep point, a log line)
             key = (r["release"], r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), r["shard"])
-            if shown(r["attack"]) and key in shards and (shards[key]["n"], shards[key]["errors"]) != (r["n"], r["errors"]):
+            if (shown(r["attack"]) and key in shards
+                    and (shards[key]["n"], shards[key]["errors"]) != (r["n"], r["errors"])):
                 raise ValueError(f"{path} holds shard {r['shard']} of {r['release']} / {r['attack']} / "
                                  f"{r['threat_model']} with other numbers than an earlier file: give each cell once")
             shards[key] = r

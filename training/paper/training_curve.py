@@ -11,9 +11,12 @@ from cafd_zoo.metrics_log import read_metrics
 from .figures import new_figure, write_figure
 
 LABELS = {"test_accuracy": "test accuracy (bare classifier)",
-          "probe_natural": "held-out clean, bare classifier", "probe_purified_natural": "held-out clean, through the denoiser",
-          "probe_adversarial": "held-out CAFA, bare classifier", "probe_purified": "held-out CAFA, through the denoiser",
-          "probe_pgd_adversarial": "held-out PGD, bare classifier", "probe_pgd_purified": "held-out PGD, through the denoiser"}
+          "probe_natural": "held-out clean, bare classifier",
+          "probe_purified_natural": "held-out clean, through the denoiser",
+          "probe_adversarial": "held-out CAFA, bare classifier",
+          "probe_purified": "held-out CAFA, through the denoiser",
+          "probe_pgd_adversarial": "held-out PGD, bare classifier",
+          "probe_pgd_purified": "held-out PGD, through the denoiser"}
 
 
 def epoch_series(metrics: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -25,7 +28,8 @@ def epoch_series(metrics: str | Path) -> dict[str, list[tuple[int, float]]]:
             if (key == "test_accuracy" or key.startswith("probe_")) and isinstance(value, (int, float)):
                 series.setdefault(key, {})[int(row["epoch"])] = float(value)
     if not series:
-        raise ValueError(f"{metrics} holds no per-epoch accuracy (test_accuracy or probe_*): is it a run's metrics.jsonl?")
+        raise ValueError(f"{metrics} holds no per-epoch accuracy (test_accuracy or probe_*): "
+                         "is it a run's metrics.jsonl?")
     return {key: sorted(points.items()) for key, points in series.items()}
 
 
@@ -40,7 +44,8 @@ def training_curve(metrics: str | Path, out: str | Path, *, title: str | None = 
     axes.set_title(title or Path(metrics).parent.name)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
-    data = {"source": str(metrics), "series": {k: [{"epoch": e, "accuracy": a} for e, a in v] for k, v in series.items()},
+    data = {"source": str(metrics),
+            "series": {k: [{"epoch": e, "accuracy": a} for e, a in v] for k, v in series.items()},
             "plateau": plateau(series)}
     return write_figure(figure, data, out)
 

@@ -30,8 +30,8 @@ def _export_classifier(args: argparse.Namespace) -> int:
     from .export_classifier import export_classifier
 
     release = export_classifier(args.run, args.config, args.release, args.manifest, args.out, repo_id=args.repo_id,
-                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit, summary=args.summary,
-                                results=args.results, epoch=args.epoch)
+                                dtype=args.dtype, machine=args.machine, code_commit=args.code_commit,
+                                summary=args.summary, results=args.results, epoch=args.epoch)
     metric = release["metrics"][0]
     print(f"{args.release}: {release['status']}, clean test error {100 * metric['error_rate']:.2f}% "
           f"on {metric['n']} images, recorded in {args.manifest}")
@@ -53,7 +53,8 @@ def _export_defended(args: argparse.Namespace) -> int:
         code_commit=args.code_commit)
     print(f"{args.release}: {release['status']}, {len(release['metrics'])} metrics, recorded in {args.manifest}")
     for m in release["metrics"]:
-        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} "
+              f"error {100 * m['error_rate']:.2f}%")
     return 0
 
 
@@ -66,19 +67,22 @@ def _export_transfer(args: argparse.Namespace) -> int:
     print(f"{args.release}: {release['status']}, the denoiser of {args.denoiser_release} before {args.classifier}, "
           f"{len(release['metrics'])} metrics, recorded in {args.manifest}")
     for m in release["metrics"]:
-        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} "
+              f"error {100 * m['error_rate']:.2f}%")
     return 0
 
 
 def _record_metrics(args: argparse.Namespace) -> int:
     from .record_metrics import record_metrics
 
-    release = record_metrics(args.release, args.results or [], args.manifest, data_flag="--embedded" if args.embedded else "--data DIR",
+    release = record_metrics(args.release, args.results or [], args.manifest,
+                             data_flag="--embedded" if args.embedded else "--data DIR",
                              machine=args.machine, store=args.store)
     where = f", model cards in {args.store}" if args.store else ""
     print(f"{args.release}: {len(release['metrics'])} metrics recorded in {args.manifest}{where}; weights untouched")
     for m in release["metrics"]:
-        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} error {100 * m['error_rate']:.2f}%")
+        print(f"  {m['threat_model']:<10} {m['target']:<10} {m['attack']:<10} n={m['n']:<6} "
+              f"error {100 * m['error_rate']:.2f}%")
     return 0
 
 
@@ -102,17 +106,17 @@ def register(sub: Any) -> None:
         "the run measured on its whole test split, with the command that reproduces it. With --results (`cafd "
         "evaluate --model RELEASE --threat bare` JSON lines on the exported release), their rows become metrics too.",
     )
-    add(p, "--run", "--config", "--release", "--results", "--epoch", *EXPORT, run={"required": True}, config={"required": True},
-        release={"required": True}, **EXPORT_SETTINGS)
+    add(p, "--run", "--config", "--release", "--results", "--epoch", *EXPORT, run={"required": True},
+        config={"required": True}, release={"required": True}, **EXPORT_SETTINGS)
     p.set_defaults(func=_export_classifier)
 
     p = sub.add_parser(
         "export-defended", help="turn a finished train-denoiser run plus a released classifier into a defended release",
-        description="Write the run's denoiser as a release file (a Hub repository folder with --repo-id, else a package "
-        "file) and a defended release that references the released classifier, after checking that the classifier "
-        "the run was trained against holds exactly that release's weights. With --results (evaluate's JSON lines "
-        "for this release), every (attack, threat model) row and the clean errors become the release's metrics, each "
-        "with the command that reproduces it. Summary and deviations already in the manifest are kept.",
+        description="Write the run's denoiser as a release file (a Hub repository folder with --repo-id, else a "
+        "package file) and a defended release that references the released classifier, after checking that the "
+        "classifier the run was trained against holds exactly that release's weights. With --results (evaluate's JSON "
+        "lines for this release), every (attack, threat model) row and the clean errors become the release's metrics, "
+        "each with the command that reproduces it. Summary and deviations already in the manifest are kept.",
     )
     add(p, "--run", "--config", "--classifier", "--classifier-run", "--release", "--results", "--embedded", *EXPORT,
         "--weights-id", "--command", run={"required": True}, config={"required": True}, classifier={"required": True},
@@ -127,7 +131,8 @@ def register(sub: Any) -> None:
         "(evaluate's JSON lines for this release), its metrics with their commands. Summary and deviations already "
         "in the manifest are kept.",
     )
-    add(p, "--denoiser-release", "--classifier", "--release", "--results", "--embedded", "--manifest", "--machine", "--summary", "--command",
+    add(p, "--denoiser-release", "--classifier", "--release", "--results", "--embedded", "--manifest", "--machine",
+        "--summary", "--command",
         denoiser_release={"required": True}, classifier={"required": True}, release={"required": True},
         manifest={"default": "weights_manifest.json"})
     p.set_defaults(func=_export_transfer)

@@ -46,13 +46,15 @@ class ReleaseSpec:
     deviations: dict[str, list[str]] = field(default_factory=lambda: {"from_paper": [], "from_official_code": []})
     wrapper: dict[str, Any] | None = None
     input: dict[str, Any] = field(default_factory=lambda: {
-        "size": [3, 32, 32], "range": [0.0, 1.0], "normalization": "float RGB in [0, 1]; normalisation inside the classifier"})
+        "size": [3, 32, 32], "range": [0.0, 1.0],
+        "normalization": "float RGB in [0, 1]; normalisation inside the classifier"})
     license: str = "MIT"
     paper: str = "Zhou et al., Removing Adversarial Noise in Class Activation Feature Space, ICCV 2021"
 
 
 def _state_dict_for_export(module: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in module.state_dict().items()}
 
 
 def export_release(
@@ -97,7 +99,8 @@ def export_release(
             folders[c.weights_id] = folder
     release: dict[str, Any] = {
         "status": "unpublished" if folders else "embedded", "kind": spec.kind, "summary": spec.summary,
-        "dataset": spec.dataset, "num_classes": spec.num_classes, "components": {c.role: c.weights_id for c in components} | (existing or {}),
+        "dataset": spec.dataset, "num_classes": spec.num_classes,
+        "components": {c.role: c.weights_id for c in components} | (existing or {}),
         "input": spec.input, "metrics": spec.metrics, "training": spec.training, "deviations": spec.deviations,
         "license": spec.license, "paper": spec.paper,
     }
@@ -105,7 +108,8 @@ def export_release(
         release["wrapper"] = spec.wrapper
     if folders:
         release["why_unpublished"] = (f"exported to {out_dir}, not yet on the Hub or in a release store: "
-                                      f"`python -m training publish {name} --export-dir {out_dir}` (--mirror-root hub to store it)")
+                                      f"`python -m training publish {name} --export-dir {out_dir}` "
+                                      "(--mirror-root hub to store it)")
 
     def change(data: dict[str, Any]) -> None:
         missing = sorted(set((existing or {}).values()) - set(data["weights"]))
@@ -122,6 +126,7 @@ def export_release(
     files = {c.role: entries[c.weights_id] for c in components}
     for weights_id, folder in folders.items():
         role = next(c.role for c in components if c.weights_id == weights_id)
-        (folder / "config.json").write_text(json.dumps({"release": name, "role": role} | entries[weights_id], indent=2) + "\n")
+        (folder / "config.json").write_text(json.dumps({"release": name, "role": role} | entries[weights_id],
+                                                       indent=2) + "\n")
         (folder / "README.md").write_text(render_model_card(name, release, files))
     return release

@@ -56,12 +56,14 @@ def export_classifier(
     if config.mean is not None:
         arguments |= {"mean": list(config.mean), "std": list(config.std)}
     command = f"python -m training train-classifier --config {Path(config_path).as_posix()} --data DIR --out RUN"
-    metric = {"threat_model": "clean", "target": "classifier", "attack": "none", "budget": {}, "n": result["test_examples"],
-              "seed": config.seed, "error_rate": round(1 - test_accuracy, 6), "command": command}
+    metric = {"threat_model": "clean", "target": "classifier", "attack": "none", "budget": {},
+              "n": result["test_examples"], "seed": config.seed, "error_rate": round(1 - test_accuracy, 6),
+              "command": command}
     if machine:
         metric["machine"] = machine
     commit = code_commit or result.get("code_commit")
-    known = json.loads(Path(manifest_path).read_text())["releases"].get(release, {}) if Path(manifest_path).exists() else {}
+    known = (json.loads(Path(manifest_path).read_text())["releases"].get(release, {})
+             if Path(manifest_path).exists() else {})
     defense = "no defense" if config.adversarial is None else f"trained on {config.adversarial.attack.upper()} examples"
     default_summary = f"A {config.architecture} {DATASET_NAMES[config.dataset]} classifier ({defense})."
     spec = ReleaseSpec(  # a summary and deviations the manifest already holds for this release are kept
@@ -70,7 +72,8 @@ def export_classifier(
         deviations=known.get("deviations") or {"from_paper": [], "from_official_code": []},
         metrics=_with_results(metric, results, release, machine),
         training={"config": Path(config_path).as_posix(), "code_commit": commit, "seed": config.seed,
-                  "commands": [command, f"python -m training export-classifier --run RUN --config {Path(config_path).as_posix()} "
+                  "commands": [command, "python -m training export-classifier --run RUN "
+                                        f"--config {Path(config_path).as_posix()} "
                                         f"--release {release}" + (f" --epoch {epoch}" if epoch is not None else "")]}
         | ({"epoch": epoch} if epoch is not None else {}),
     )
@@ -101,4 +104,3 @@ def _with_results(trained: dict[str, Any], results: list[str | Path] | None, rel
     measured = metrics_from_files(results or [], release, data_flag="--data DIR", machine=machine)
     same = any(m["threat_model"] == "clean" and m["n"] == trained["n"] for m in measured)
     return ([] if same else [trained]) + measured
-

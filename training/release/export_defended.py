@@ -89,8 +89,8 @@ def export_defended(
         summary=summary or f"A {_METHOD_NAMES[config.method]} (width {config.denoiser_width}) in front of "
                            f"{classifier_release}.",
         metrics=metrics_from_files(results or [], release, data_flag=data_flag, machine=machine),
-        training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"), "seed": config.seed,
-                  "commands": commands or []},
+        training={"config": Path(config_path).as_posix(), "code_commit": code_commit or result.get("code_commit"),
+                  "seed": config.seed, "commands": commands or []},
         deviations=deviations or {"from_paper": [], "from_official_code": []},
         wrapper={"clamp": config.clamp, "input_size": [32, 32]},
         **({"paper": PAPERS[config.method]} if config.method in PAPERS else {}),
@@ -100,4 +100,5 @@ def export_defended(
     component = Component("denoiser", weights_id, architecture, arguments, denoiser, repo_id=repo_id,
                           filename="model.safetensors" if repo_id else f"{weights_id}.safetensors")
     classifier_id = classifier_info["components"]["classifier"]
-    return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype, existing={"classifier": classifier_id})
+    return export_release(release, [component], spec, out_dir, manifest_path, dtype=dtype,
+                          existing={"classifier": classifier_id})

@@ -47,10 +47,11 @@ def export_transfer(
                          f"{classifier['dataset']}: a transfer pairs models of one data set")
     entry: dict[str, Any] = {
         "status": transfer_status([denoiser["status"], classifier["status"]]), "kind": "defended",
-        "summary": summary or f"The denoiser of {denoiser_release} in front of {classifier_release}, with no retraining "
-                              "(cross-model transfer).",
+        "summary": summary or f"The denoiser of {denoiser_release} in front of {classifier_release}, "
+                              "with no retraining (cross-model transfer).",
         "dataset": classifier["dataset"], "num_classes": classifier["num_classes"],
-        "components": {"denoiser": denoiser["components"]["denoiser"], "classifier": classifier["components"]["classifier"]},
+        "components": {"denoiser": denoiser["components"]["denoiser"],
+                       "classifier": classifier["components"]["classifier"]},
         "input": classifier["input"],
         "metrics": metrics_from_files(results or [], release, data_flag=data_flag, machine=machine),
         "training": {k: v for k, v in denoiser["training"].items() if k != "commands"} | {"commands": commands or []},

@@ -25,7 +25,8 @@ def update_manifest(path: str | Path, change: Callable[[dict[str, Any]], None]) 
     data["releases"] = dict(sorted(data["releases"].items()))
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if errors:
-        raise ManifestError(f"refusing to write {path}: {errors[0].message} at {'/'.join(map(str, errors[0].absolute_path))}")
+        raise ManifestError(f"refusing to write {path}: {errors[0].message} at "
+                            f"{'/'.join(map(str, errors[0].absolute_path))}")
     problems = consistency_problems(data)
     if problems:
         raise ManifestError(f"refusing to write {path}: " + "; ".join(problems))

@@ -25,17 +25,20 @@ def render_model_card(name: str, release: dict[str, Any], files: dict[str, dict[
              f"datasets:\n- {ds}"]
     if release["metrics"]:
         lines += ["model-index:", f"- name: {name}", "  results:", "  - task:", "      type: image-classification",
-                  "    dataset:", f"      name: {q(DATASET_NAMES[ds])}", f"      type: {ds}", "      split: test", "    metrics:"]
+                  "    dataset:", f"      name: {q(DATASET_NAMES[ds])}", f"      type: {ds}", "      split: test",
+                  "    metrics:"]
         for m in release["metrics"]:
             lines += ["    - type: robust_accuracy" if m["threat_model"] != "clean" else "    - type: accuracy",
                       f"      name: {q(_metric_name(m))}", f"      value: {round(100 * (1 - m['error_rate']), 2)}"]
     lines += ["---", "", f"# {name}", "", release["summary"], "",
-              "```python", "import torch", f'model = torch.hub.load("cafd-zoo/cafd", "{name}")  # or cafd_zoo.load("{name}")', "```", "",
-              f"Input: shape (N, {', '.join(map(str, release['input']['size']))}), {release['input']['normalization']}. "
-              "Output: logits.", "", "## Files", "",
+              "```python", "import torch",
+              f'model = torch.hub.load("cafd-zoo/cafd", "{name}")  # or cafd_zoo.load("{name}")', "```", "",
+              f"Input: shape (N, {', '.join(map(str, release['input']['size']))}), "
+              f"{release['input']['normalization']}. Output: logits.", "", "## Files", "",
               "| role | architecture | arguments | parameters | sha256 |", "|---|---|---|---:|---|"]
     for role, f in files.items():
-        lines.append(f"| {role} | {f['architecture']} | `{json.dumps(f['arguments'])}` | {f['num_params']:,} | `{f['sha256']}` |")
+        lines.append(f"| {role} | {f['architecture']} | `{json.dumps(f['arguments'])}` | {f['num_params']:,} "
+                     f"| `{f['sha256']}` |")
     lines += ["", "## Measured results", ""]
     if release["metrics"]:
         lines += ["| threat model | attack | budget | n | error | command |", "|---|---|---|---:|---:|---|"]

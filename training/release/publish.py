@@ -97,7 +97,8 @@ def publish(
 
                 api = HfApi()
             api.create_repo(entry["repo_id"], exist_ok=True)
-            commit = api.upload_folder(repo_id=entry["repo_id"], folder_path=str(folder), commit_message=f"Release {name}").oid
+            commit = api.upload_folder(repo_id=entry["repo_id"], folder_path=str(folder),
+                                       commit_message=f"Release {name}").oid
         commits[entry["id"]] = commit
 
     def change(data: dict[str, Any]) -> None:

@@ -34,8 +34,8 @@ def _owned_folders(name: str, info: dict[str, Any], store: Path) -> dict[str, tu
         if not config.is_file() or json.loads(config.read_text()).get("release") != name:
             continue
         if sha256_of(folder / entry["filename"]) != entry["sha256"]:
-            raise ValueError(f"{folder / entry['filename']} is not the file the manifest records: the store is damaged; "
-                             "restore it with `git checkout -- hub/` before recording metrics")
+            raise ValueError(f"{folder / entry['filename']} is not the file the manifest records: the store is "
+                             "damaged; restore it with `git checkout -- hub/` before recording metrics")
         owned[entry["id"]] = (role, folder)
     return owned
 
@@ -56,7 +56,8 @@ def record_metrics(name: str, results: list[str | Path], manifest_path: str | Pa
     metrics = metrics_from_files(results, name, data_flag=data_flag, machine=machine)
     owned = _owned_folders(name, info, Path(store)) if store is not None else {}
     release = manifest.releases[name] | {"metrics": metrics}
-    cards = {weights_id: (folder / "README.md", (folder / "README.md").read_bytes()) for weights_id, (_, folder) in owned.items()}
+    cards = {weights_id: (folder / "README.md", (folder / "README.md").read_bytes())
+             for weights_id, (_, folder) in owned.items()}
     commits = {}
     for weights_id, (role, folder) in owned.items():
         (folder / "README.md").write_text(render_model_card(name, release, {role: info["files"][role]}))

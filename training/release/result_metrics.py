@@ -38,7 +38,8 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
     return " ".join(parts + ["--out results.jsonl"])
 
 
-def metrics_from_results(results: str | Path, release: str, *, data_flag: str, machine: str | None) -> list[dict[str, Any]]:
+def metrics_from_results(results: str | Path, release: str, *, data_flag: str,
+                         machine: str | None) -> list[dict[str, Any]]:
     """Manifest metrics from evaluate's JSON lines for ``release``: one per (attack, threat model), plus
     the clean error of the bare classifier and of the defended model, each measured on the most images (``none``,
     the clean images as an attack, is that and no attack metric). Each carries its command and the machine (the
@@ -64,7 +65,8 @@ def metrics_from_results(results: str | Path, release: str, *, data_flag: str, m
         command = evaluate_command(release, flag, row, seed, row["precision"])
         if row["attack"] != "none":
             metrics.append({"threat_model": threat, "target": target, "attack": row["attack"], "budget": row["params"],
-                            "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6), "command": command} | extra)
+                            "n": row["n"], "seed": seed, "error_rate": round(row["error_rate"], 6),
+                            "command": command} | extra)
         if target not in clean or row["n"] > clean[target][0]:
             clean[target] = (row["n"], row["clean_error"], command)
     clean_metrics = [{"threat_model": "clean", "target": target, "attack": "none", "budget": {}, "n": n, "seed": seed,
