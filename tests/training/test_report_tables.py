@@ -181,10 +181,25 @@ def test_the_robust_table_puts_each_rows_worst_case_first_and_leaves_bare_rows_t
     out = tmp_path / "robust.md"
     assert training_main(["report", "--table", "robust", str(results), "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
-    # the columns no row measured (BPDA, oblivious AutoAttack) are left out
+    # the columns no row measured (BPDA) are left out; the bare classifier's oblivious attack is its own
     assert lines[2] == ("| model | clean | worst case | AutoAttack, white-box | PGD-50, white-box | "
-                        "Square, white-box | PGD-20, oblivious |")
+                        "Square, white-box | AutoAttack, oblivious | PGD-20, oblivious |")
     assert lines[4:] == [
-        f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | - |",
-        f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | 40.00 (10) |",
+        f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) | 50.00 (10) | - | 60.00 (10) | - |",
+        f"| {cafd} | 30.00 (10) | 70.00 (10) | 70.00 (10) | - | 50.00 (10) | - | 40.00 (10) |",
     ]
+
+
+def test_the_robust_tables_oblivious_column_of_the_bare_classifier_is_its_own_attack(tmp_path):
+    """The same examples judged with and without the denoiser: what the denoiser changes for an oblivious attacker."""
+    at, cafd = "wrn16_4at_cifar10", "cafd_wrn16_4at_cifar10"
+    results = write(tmp_path / "robust.jsonl", [
+        cell(at, "none", "bare", 0, 2, 2, params={"eot": 1}), cell(at, "pgd_n", "bare", 0, 6, 2),
+        cell(cafd, "none", "whitebox", 0, 3, 3, params={"eot": 1}), cell(cafd, "pgd_n", "oblivious", 0, 4, 3),
+    ])
+    out = tmp_path / "robust.md"
+    assert training_main(["report", "--table", "robust", str(results), "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[2] == "| model | clean | worst case | PGD-20, oblivious |"
+    assert lines[4:] == [f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) |",
+                         f"| {cafd} | 30.00 (10) | 40.00 (10) | 40.00 (10) |"]

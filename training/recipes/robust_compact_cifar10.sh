@@ -97,6 +97,8 @@ row_cells() {  # WHAT RELEASE RUN|- THREAT
     cheap)
       measure "$release" "${defense[@]}" --attacks none --threat "$threat" --out "$OUT/table.jsonl"
       measure "$release" "${defense[@]}" --attacks pgd_n --steps 50 --threat "$threat" --out "$OUT/table.jsonl"
+      # the bare classifier on the very examples the oblivious cells judge through each denoiser (from the cache)
+      [ "$run" != - ] || measure "$release" --attacks pgd_n --threat bare --out "$OUT/table.jsonl"
       [ "$run" = - ] || measure "$release" "${defense[@]}" --attacks pgd_n --threat bpda,oblivious \
         --out "$OUT/table.jsonl" ;;
     autoattack)  # standard AutoAttack; its oblivious cell reads the bare row's examples from the cache
