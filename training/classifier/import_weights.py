@@ -85,7 +85,7 @@ def import_classifier(architecture: str, weights: str | Path, out: str | Path, *
     if dataset == "cifar10" and num_classes == 10:
         sample = embedded_cifar10_sample()
         record["embedded_sample_accuracy"] = accuracy(model, sample, 250, "fp32", channels_last=False)
-        record["embedded_sample_n"] = 1000
+        record["embedded_sample_n"] = len(sample)
     out.mkdir(parents=True, exist_ok=True)
     staged = out / "model.safetensors.partial"
     save_file({k: v.detach().float().contiguous() for k, v in model.state_dict().items()}, str(staged))

@@ -70,12 +70,14 @@ adaptive() {  # (a) fine-tuned on examples crafted through the defended model on
 }
 
 mkdir -p "$OUT"
-measure() {  # RELEASE [--denoiser FILE] evaluate-flags...: resumable; what is crafted on the bare classifier is cached
+evaluate_cells() {  # RELEASE [--denoiser FILE] evaluate-flags...: resumable (the last --n given counts)
   local release=$1
   shift
   $PY -m training evaluate --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
-    --release "$release" --data "$DATA" --n "$N" --resume --cache "$RUNS/adversarial_cache" "$@"
+    --release "$release" --data "$DATA" --n "$N" --resume "$@"
 }
+# the table's cells: what is crafted on the bare classifier is cached, and read back by the oblivious cells
+measure() { evaluate_cells "$@" --cache "$RUNS/adversarial_cache"; }
 
 # The three rows: release, denoiser run (- for none), the threat model that knows the whole model
 ROWS=("$CLASSIFIER - bare" "cafd_$CLASSIFIER $DENOISER_RUN whitebox" "cafd_${CLASSIFIER}_adaptive $ADAPTIVE_RUN whitebox")
@@ -106,23 +108,19 @@ row_cells() {  # WHAT RELEASE RUN|- THREAT
         --threat "$threat$([ "$run" = - ] || echo ,oblivious)" --out "$OUT/table.jsonl" ;;
     square)  # gradient-free: far above the gradient attacks means masked gradients
       measure "$release" "${defense[@]}" --attacks square --threat "$threat" --n "$SQUARE_N" --out "$OUT/table.jsonl" ;;
+    precision)  # no cache, so nothing crafted in one precision is judged in the other
+      local p
+      for p in bf16 fp32; do
+        evaluate_cells "$release" "${defense[@]}" --n "$PRECISION_N" --precision "$p" --attacks none,pgd_n --steps 50 \
+          --threat "$threat" --out "$OUT/precision_$p.jsonl"
+      done ;;
   esac
 }
 
 precision() {  # the attacks above run under bf16 autocast where the CPU has it (3x faster here): do bf16 gradients
-  # weaken them against a robust model? White-box PGD-50 on the same PRECISION_N images in bf16 and in fp32, each row;
-  # no --cache, so nothing crafted in one precision is judged in the other
-  local row release run threat defense p
-  for row in "${ROWS[@]}"; do
-    read -r release run threat <<< "$row"
-    defense=()
-    [ "$run" = - ] || defense=(--denoiser "$run/denoiser.safetensors")
-    for p in bf16 fp32; do
-      $PY -m training evaluate --classifier-run "$CLASSIFIER_RUN" --classifier-config "$CLASSIFIER_CONFIG" \
-        --release "$release" "${defense[@]}" --data "$DATA" --n "$PRECISION_N" --resume --precision "$p" \
-        --attacks none,pgd_n --steps 50 --threat "$threat" --out "$OUT/precision_$p.jsonl"
-    done
-  done
+  # weaken them against a robust model? White-box PGD-50 on the same PRECISION_N images in bf16 and in fp32, each row
+  local row
+  for row in "${ROWS[@]}"; do row_cells precision $row; done
 }
 
 sweep() {  # error against eps at PGD-20: it must rise to ~100% at an unbounded eps, or gradients are masked
