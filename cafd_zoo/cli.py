@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import inspect
 import json
 import os
 import sys
@@ -22,22 +21,23 @@ from .metrics_table import headline, metrics_table
 from .mirror import DEFAULT_TIMEOUT, serve
 from .models import create_model, list_architectures
 from .weight_sources import RELEASE_STORE_ENV, release_store
-from .models._registry import get_builder
+from .models._registry import TASKS, architecture_task
 
 
 def _classes_kwarg(name: str, num_classes: int) -> dict[str, int]:
-    """``num_classes`` for classifiers; denoisers take none."""
-    return {"num_classes": num_classes} if "num_classes" in inspect.signature(get_builder(name)).parameters else {}
+    """``num_classes`` for classifiers; denoisers and discriminators take none."""
+    return {"num_classes": num_classes} if architecture_task(name) == "classifier" else {}
 
 
 def _architectures(args: argparse.Namespace) -> int:
     """Build every matching architecture and print what it is, measured, not quoted."""
-    names = list_architectures(args.pattern)
+    names = list_architectures(args.pattern, task=args.task)
     if not names:
-        print(f"no architecture matches {args.pattern!r}; known: {', '.join(list_architectures())}", file=sys.stderr)
+        known = ", ".join(list_architectures(task=args.task))
+        print(f"no {args.task or 'architecture'} matches {args.pattern!r}; known: {known}", file=sys.stderr)
         return 2
     x = torch.rand(1, 3, 32, 32)
-    print(f"{'architecture':<24}{'parameters':>14}  {'output at 32x32':<18}{'CAM features F':<16}"
+    print(f"{'architecture':<24}{'task':<14}{'parameters':>14}  {'output at 32x32':<18}{'CAM features F':<16}"
           f"{'build + 1 pass':>15}")
     for name in names:
         start = time.perf_counter()
@@ -49,7 +49,7 @@ def _architectures(args: argparse.Namespace) -> int:
         n_params = sum(p.numel() for p in model.parameters())
         feat_txt = "x".join(map(str, feats)) if feats else "-"
         out_txt = "x".join(map(str, out.shape[1:]))
-        print(f"{name:<24}{n_params:>14,}  {out_txt:<18}{feat_txt:<16}{seconds:>14.2f}s")
+        print(f"{name:<24}{architecture_task(name):<14}{n_params:>14,}  {out_txt:<18}{feat_txt:<16}{seconds:>14.2f}s")
     return 0
 
 
@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "count, output shape, the shape of its class activation features F at 32x32, and the build time.",
     )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style filter on architecture names (default: all)")
+    p.add_argument("--task", choices=TASKS, help="only the classifiers, denoisers or discriminators")
     add_options(p, OPTIONS, "--num-classes", num_classes={"default": 10})
     p.set_defaults(func=_architectures)
 

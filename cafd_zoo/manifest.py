@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 
 from .errors import ManifestError, ManifestVersionError, UnknownModelError
-from .models._registry import is_architecture
+from .models._registry import architecture_task, is_architecture
 
 SCHEMA_VERSION = 1
 MANIFEST_ENV = "CAFD_MANIFEST"
@@ -127,7 +127,10 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
             w = data["weights"].get(key)
             if w is None:
                 problems.append(f"release {name!r}: {role} refers to unknown weights {key!r}")
-            elif r["status"] != "unpublished":
+            elif is_architecture(w["architecture"]) and architecture_task(w["architecture"]) != role:
+                problems.append(f"release {name!r}: its {role} {key!r} is a {w['architecture']}, "
+                                f"a {architecture_task(w['architecture'])}")
+            if w is not None and r["status"] != "unpublished":
                 if w["sha256"] is None or w["size"] is None:
                     problems.append(f"release {name!r} is {r['status']} but {key!r} has no sha256/size")
                 if r["status"] in ("published", "stored") and (w["source"] != "hub" or w.get("revision") is None):

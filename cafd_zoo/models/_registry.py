@@ -11,21 +11,40 @@ from typing import Any, Callable
 
 from torch import nn
 
-_builders: dict[str, Callable[..., nn.Module]] = {}
+Builder = Callable[..., nn.Module]
+TASKS = ("classifier", "denoiser", "discriminator")
+_builders: dict[str, Builder] = {}
+_tasks: dict[str, str] = {}
 
 
-def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Register ``fn`` under its own name; it must build a fresh, randomly initialised module."""
-    name = fn.__name__
-    if name in _builders:
-        raise RuntimeError(f"architecture {name!r} registered twice")
-    _builders[name] = fn
-    return fn
+def register_model(fn: Builder | None = None, *, task: str = "classifier") -> Any:
+    """Register ``fn`` under its own name; it must build a fresh, randomly initialised module.
+
+    Use bare (``@register_model``, a classifier) or with the model's task (``@register_model(task="denoiser")``),
+    so that a classifier config naming a denoiser fails at once, with the classifiers listed.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}: one of {', '.join(TASKS)}")
+
+    def register(builder: Builder) -> Builder:
+        name = builder.__name__
+        if name in _builders:
+            raise RuntimeError(f"architecture {name!r} registered twice")
+        _builders[name] = builder
+        _tasks[name] = task
+        return builder
+
+    return register if fn is None else register(fn)
 
 
-def list_architectures(pattern: str = "*") -> list[str]:
-    """Registered architecture names matching a shell-style ``pattern``, sorted."""
-    return sorted(n for n in _builders if fnmatch.fnmatchcase(n, pattern))
+def list_architectures(pattern: str = "*", task: str | None = None) -> list[str]:
+    """Registered architecture names matching a shell-style ``pattern`` (and ``task``, if given), sorted."""
+    return sorted(n for n in _builders if fnmatch.fnmatchcase(n, pattern) and task in (None, _tasks[n]))
+
+
+def architecture_task(name: str) -> str:
+    """What ``name`` builds: "classifier" (every ``timm:`` model), "denoiser" or "discriminator"."""
+    return "classifier" if name.startswith("timm:") else _tasks[get_builder(name).__name__]
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
@@ -40,13 +59,13 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return get_builder(name)(**kwargs)
 
 
-def is_architecture(name: str) -> bool:
-    """A registered name, or ``timm:<a timm model>``."""
+def is_architecture(name: str, task: str | None = None) -> bool:
+    """A registered name, or ``timm:<a timm model>`` (a classifier); of ``task``, if given."""
     if name.startswith("timm:"):
         import timm
 
-        return timm.is_model(name[len("timm:"):])
-    return name in _builders
+        return task in (None, "classifier") and timm.is_model(name[len("timm:"):])
+    return name in _builders and task in (None, _tasks[name])
 
 
 def get_builder(name: str) -> Callable[..., nn.Module]:

@@ -93,13 +93,13 @@ class APEDiscriminator(nn.Module):
         return self.linear(torch.flatten(self.features(x), 1))
 
 
-@register_model
+@register_model(task="denoiser")
 def ape_gan_generator(in_channels: int = 3, width: int = 64) -> APEGenerator:
     """APE-G's generator as a residual denoiser (purify(x) = G(x)); sigmoid output for [0, 1] images."""
     return APEGenerator(in_channels, width)
 
 
-@register_model
+@register_model(task="discriminator")
 def ape_gan_discriminator(in_channels: int = 3, width: int = 64) -> APEDiscriminator:
     """APE-G's discriminator for 32x32 images: one realness logit per image."""
     return APEDiscriminator(in_channels, width)

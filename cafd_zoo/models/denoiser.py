@@ -120,7 +120,7 @@ class ZeroResidual(nn.Module):
         return torch.zeros_like(x)
 
 
-@register_model
+@register_model(task="denoiser")
 def dunet(in_channels: int = 3, width: int = 64, decoder: str = "official", bn_momentum: float = 0.9) -> DUNET:
     """The CAFD/HGD DUNET denoiser, official layout (11.04M parameters at width 64)."""
     return DUNET(in_channels, width, decoder, bn_momentum)  # type: ignore[arg-type]

@@ -65,7 +65,7 @@ class VGGDiscriminator(nn.Module):
         return self.linear2(self.activation(self.linear1(torch.flatten(x, 1))))
 
 
-@register_model
+@register_model(task="discriminator")
 def vgg_discriminator(in_channels: int = 3, num_feat: int = 32) -> VGGDiscriminator:
     """CAFD's official discriminator for 32x32 images (899,465 parameters at num_feat=32)."""
     return VGGDiscriminator(in_channels, num_feat)

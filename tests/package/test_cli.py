@@ -14,7 +14,7 @@ def test_architectures_prints_measured_counts(capsys):
 
 def test_architectures_handles_denoisers_and_class_counts(capsys):
     assert main(["architectures", "dunet"]) == 0
-    assert "11,038,851" in capsys.readouterr().out
+    assert "denoiser" in (out := capsys.readouterr().out) and "11,038,851" in out
     assert main(["architectures", "resnet20", "--num-classes", "100"]) == 0
     assert "278,324" in capsys.readouterr().out  # 272,474 + 90 * (64 + 1)
 
@@ -22,6 +22,14 @@ def test_architectures_handles_denoisers_and_class_counts(capsys):
 def test_unknown_pattern_is_an_error_that_lists_names(capsys):
     assert main(["architectures", "alexnet*"]) == 2
     assert "known: ape_gan_discriminator, ape_gan_generator, dunet" in capsys.readouterr().err
+
+
+def test_architectures_of_one_task(capsys):
+    assert main(["architectures", "*n*", "--task", "denoiser"]) == 0
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["ape_gan_generator", "denoiser"], ["dunet", "denoiser"]]
+    assert main(["architectures", "dunet", "--task", "classifier"]) == 2
+    assert "no classifier matches 'dunet'; known: resnet20, resnet50" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["architectures", "--help"]])

@@ -215,3 +215,14 @@ def test_inconsistent_manifest(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ManifestError, match=f"published but '{weights}' has no sha256"):
         load_manifest(tmp_path / "bad.json")
+
+
+def test_manifest_with_a_denoiser_as_classifier(tmp_path):
+    bad = json.loads((REPO / "weights_manifest.json").read_text())
+    components = bad["releases"]["cafd_vgg19_cifar10"]["components"]
+    components["classifier"], components["denoiser"] = components["denoiser"], components["classifier"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ManifestError) as error:
+        load_manifest(tmp_path / "bad.json")
+    assert "'cafd_vgg19_cifar10': its denoiser 'vgg19_cifar10' is a vgg19, a classifier" in str(error.value)
+    assert "'cafd_vgg19_cifar10': its classifier 'dunet_vgg19caf_cifar10' is a dunet, a denoiser" in str(error.value)

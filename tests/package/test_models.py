@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cafd_zoo.models import DUNET, create_model, list_architectures
+from cafd_zoo.models import DUNET, create_model, is_architecture, list_architectures, register_model
+from cafd_zoo.models._registry import architecture_task
 
 # Exact counts: VGG-19, WRN and the official "ResNet-50" match the official code's classes;
 # resnet50 is the standard CIFAR ResNet-50; DUNET is the official denoiser.
@@ -25,6 +26,17 @@ def test_registry_lists_every_architecture():
     assert set(list_architectures()) == set(PARAMS_10_CLASSES) | {"dunet", "vgg_discriminator", "ape_gan_generator",
                                                                   "ape_gan_discriminator"}
     assert list_architectures("wrn*") == ["wrn16_4", "wrn28_10", "wrn28_20"]
+
+
+def test_registry_knows_each_architectures_task():
+    assert list_architectures(task="classifier") == CLASSIFIERS
+    assert list_architectures(task="denoiser") == ["ape_gan_generator", "dunet"]
+    assert list_architectures(task="discriminator") == ["ape_gan_discriminator", "vgg_discriminator"]
+    assert architecture_task("timm:resnet18") == "classifier" and architecture_task("dunet") == "denoiser"
+    assert is_architecture("vgg19", task="classifier") and not is_architecture("dunet", task="classifier")
+    assert not is_architecture("timm:resnet18", task="denoiser")
+    with pytest.raises(ValueError, match="unknown task 'generator': one of classifier, denoiser, discriminator"):
+        register_model(task="generator")
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)

@@ -91,10 +91,12 @@ def test_what_cannot_be_imported_is_refused_with_what_to_do(timm_weights, tmp_pa
         import_classifier(TIMM, tmp_path / "damaged.safetensors", tmp_path / "x")
     with pytest.raises(ValueError, match="fc.bias is \\(10,\\), the model's is \\(100,\\).*--num-classes"):
         import_classifier(TIMM, weights, tmp_path / "x", num_classes=100)
-    with pytest.raises(ValueError, match="unknown architecture 'vgg1000': a zoo architecture \\(.*vgg19.*\\) or timm:"):
+    with pytest.raises(ValueError, match="unknown architecture 'vgg1000': a zoo classifier \\(.*vgg19.*\\) or timm:"):
         import_classifier("vgg1000", weights, tmp_path / "x")
     with pytest.raises(ValueError, match="unknown architecture 'timm:resnet_zz'"):
         import_classifier("timm:resnet_zz", weights, tmp_path / "x")
+    with pytest.raises(ValueError, match="not a classifier 'dunet': a zoo classifier \\((?!.*dunet).*vgg19"):
+        import_classifier("dunet", weights, tmp_path / "x")
     assert not (tmp_path / "x").exists()
     import_classifier(TIMM, weights, tmp_path / "done")
     before = (tmp_path / "done" / "model.safetensors").read_bytes()

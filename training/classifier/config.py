@@ -52,9 +52,10 @@ class ClassifierConfig:
     robust_probe_images: int = 0
 
     def __post_init__(self) -> None:
-        if not is_architecture(self.architecture):  # before hours of work that would end in a KeyError
-            raise ValueError(f"unknown architecture {self.architecture!r}: a zoo architecture "
-                             f"({', '.join(list_architectures())}) or timm:<a timm model name>")
+        if not is_architecture(self.architecture, task="classifier"):  # before hours of work that would fail
+            what = "not a classifier" if is_architecture(self.architecture) else "unknown architecture"
+            raise ValueError(f"{what} {self.architecture!r}: a zoo classifier "
+                             f"({', '.join(list_architectures(task='classifier'))}) or timm:<a timm model name>")
         check_integer("robust_probe_images", self.robust_probe_images, 0)
         if self.robust_probe_images and not isinstance(self.adversarial, PGDTraining):
             raise ValueError("robust_probe_images watches PGD adversarial training: it needs an "
