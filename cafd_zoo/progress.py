@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from types import TracebackType
 from typing import Any
 
@@ -54,3 +55,10 @@ def progress(total: int | None, desc: str, unit: str = "img", *, initial: int = 
     interactive = sys.stderr.isatty()
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, initial=initial, dynamic_ncols=interactive,
                 mininterval=0.1 if interactive else 30.0, ascii=not interactive, file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """One timestamped line on stderr where a bar would show (a terminal, or ``CAFD_PROGRESS=1``), for the steps
+    of a long unit of work a bar cannot see inside: AutoAttack's stages take tens of minutes a batch on a CPU."""
+    if _wanted():
+        print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ..progress import note
 from .registry import only, register_attack
 
 
@@ -110,8 +111,9 @@ def _stage_counts(n: int, into: list[int]) -> Iterator[None]:
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             found = _STAGE_LINE.match(record.getMessage())
-            if found and (found.group(1) or "CLEAN").lower() in STAGES:
+            if found and (stage := (found.group(1) or "CLEAN").lower()) in STAGES:
                 into.append(round(float(found.group(2)) * n / 100))
+                note(f"AutoAttack: {into[-1]} of {n} images unbroken after {stage}")
 
     handler, level, propagate = Collect(logging.DEBUG), logger.level, logger.propagate
     logger.addHandler(handler)

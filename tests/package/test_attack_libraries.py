@@ -67,9 +67,13 @@ def test_the_harness_runs_all_of_autoattack_channels_last_on_images_it_cannot_br
         assert (robust(x_adv).argmax(1) == labels).all()
 
 
-def test_the_autoattack_meter_counts_what_each_stage_left_and_fills_the_stages_skipped_once_all_fell(images):
-    """pyautoattack skips the stages after the one that broke everything; its log is all the meter reads."""
+def test_the_autoattack_meter_counts_what_each_stage_left_and_fills_the_stages_skipped_once_all_fell(
+        images, monkeypatch, capsys):
+    """pyautoattack skips the stages after the one that broke everything; its log is all the meter reads. Each
+    stage also gets a line for whoever watches a long run (CAFD_PROGRESS=1)."""
     from cafd_zoo.attacks import build_attack
+
+    monkeypatch.setenv("CAFD_PROGRESS", "1")
 
     torch.manual_seed(1)
     classifier = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
@@ -81,6 +85,9 @@ def test_the_autoattack_meter_counts_what_each_stage_left_and_fills_the_stages_s
     attack.run(classifier, images, labels, torch.Generator())
     after = dict.fromkeys(["apgd-ce", "apgd-t", "fab-t", "square"], 0)
     assert attack.measured() == {"n": len(images), "robust_after": {"clean": len(images) - 1} | after}
+    notes = [line.split(" ", 1)[1] for line in capsys.readouterr().err.splitlines() if "AutoAttack:" in line]
+    assert notes == [f"AutoAttack: {len(images) - 1} of {len(images)} images unbroken after clean",
+                     f"AutoAttack: 0 of {len(images)} images unbroken after apgd-ce"]
     assert attack.measured() is None  # forgotten once summed up: the next results row starts from nothing
 
 

@@ -1,6 +1,10 @@
 # Sourced by the recipes of training/recipes/: steps that resume where they stopped, or are skipped once finished.
 # Each recipe sets DATA and PY, defines its steps as shell functions, and ends with `run_steps "${@:-default steps}"`.
 
+# Recipes run for hours under nohup with their output in a log: progress bars and AutoAttack's stage lines go there
+# too (cafd_zoo/progress.py; CAFD_PROGRESS=0 silences them).
+export CAFD_PROGRESS=${CAFD_PROGRESS:-1}
+
 resume_if_started() { if [ -f "$1/checkpoint.pt" ]; then echo --resume; fi; }
 
 finished() {  # RUN CONFIG: the run has a result for as many epochs as CONFIG asks (raise them and it trains on)
