@@ -180,6 +180,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cafd`` command line: one subcommand per user task, each with its own --help."""
     parser = argparse.ArgumentParser(
         prog="cafd", description="CAFD zoo: adversarial-noise removal in class activation feature space."
     )
@@ -268,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cafd``; a zoo error becomes one line on stderr and exit status 1, not a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

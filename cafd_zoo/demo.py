@@ -27,6 +27,7 @@ from .precision import autocast, to_attack_layout
 
 @dataclass
 class DemoRow:
+    """One setting of the demo: the bare classifier's error (None where it has no meaning) and the defended one's."""
     setting: str
     bare_error: float | None
     defended_error: float
@@ -98,6 +99,7 @@ def _figure(model: DefendedClassifier, x: torch.Tensor, x_adv: torch.Tensor, pat
 
 
 def format_table(rows: list[DemoRow], n: int, model_name: str, seconds: float) -> str:
+    """The demo's table as printed: one row per setting, bare beside defended."""
     lines = [f"{model_name} on the first {n} CIFAR-10 test images (eps 8/255, L-inf), error rates:", "",
              f"{'setting':<64}{'bare classifier':>16}{'with CAFD':>12}"]
     for r in rows:
@@ -108,6 +110,7 @@ def format_table(rows: list[DemoRow], n: int, model_name: str, seconds: float) -
 
 
 def demo_main(model_name: str, n: int, figure: str | None, pgd_steps: int, cafa_steps: int, batch_size: int) -> int:
+    """``cafd demo``: attack the release on the embedded sample, print the table, optionally save the figure."""
     from .data import embedded_cifar10_sample
     from .hub import load, model_info
 

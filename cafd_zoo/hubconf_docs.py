@@ -50,5 +50,6 @@ def describe(name: str) -> str:
 
 
 def document(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Append the manifest's description of ``fn``'s release to its docstring (``torch.hub.help``)."""
     fn.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + describe(fn.__name__)
     return fn

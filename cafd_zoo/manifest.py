@@ -25,10 +25,12 @@ MANIFEST_ENV = "CAFD_MANIFEST"
 
 
 def packaged_manifest_path() -> Path:
+    """The manifest inside the package: the repository's weights_manifest.json (a link in a checkout)."""
     return Path(str(resources.files("cafd_zoo") / "weights_manifest.json"))
 
 
 def schema() -> dict[str, Any]:
+    """The JSON schema every manifest is validated against before it is trusted."""
     return json.loads((resources.files("cafd_zoo") / "schemas" / "weights_manifest.schema.json").read_text())
 
 

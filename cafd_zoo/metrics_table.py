@@ -36,6 +36,7 @@ def column(metric: dict[str, Any]) -> str:
 
 
 def row_label(metric: dict[str, Any], several_steps: set[str]) -> str:
+    """A metric's row name: its attack, the steps when several budgets share a table, the sample."""
     label = metric["attack"]
     if metric["attack"] in several_steps:
         label += f", {recorded_steps(metric['budget'])} steps"
@@ -45,6 +46,7 @@ def row_label(metric: dict[str, Any], several_steps: set[str]) -> str:
 
 
 def cell(metric: dict[str, Any]) -> str:
+    """An error rate with its n, so no number is read without the size of what it counts."""
     return f"{100 * metric['error_rate']:.2f} ({metric['n']:,})"
 
 

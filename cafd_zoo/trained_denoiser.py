@@ -22,6 +22,7 @@ from .weight_metadata import read_metadata
 
 
 class TrainedDenoiser(NamedTuple):
+    """A denoiser's weights with what is needed to rebuild it and to record where they came from."""
     state: dict[str, torch.Tensor]
     architecture: str  # a registered name: dunet (CAFD, HGD) or ape_gan_generator (APE-G)
     arguments: dict[str, Any]

@@ -93,6 +93,7 @@ def list_attacks(pattern: str = "*") -> list[str]:
 
 
 def get_attack(name: str) -> AttackEntry:
+    """The registered attack ``name``; an unknown one lists those there are."""
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -90,6 +90,8 @@ def ti_dim_attack(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *, ep
                   step_size: float, decay: float = 1.0, resize_rate: float = 0.9, diversity_prob: float = 0.5,
                   norm: str = "Linf", kernel: str = "gaussian 7x7, 3 sigma",
                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """TI-DIM (Dong et al. 2019; Xie et al. 2019): momentum PGD whose gradient is smoothed by a Gaussian kernel and
+    taken on randomly resized and padded copies, so the examples transfer."""
     only("ti_dim", norm=(norm, "Linf"), kernel=(kernel, "gaussian 7x7, 3 sigma"))
     return ti_dim(model, x, labels, eps=eps, steps=steps, step_size=step_size, decay=decay, kernel_size=7,
                   resize_rate=resize_rate, diversity_prob=diversity_prob, generator=generator)

@@ -122,6 +122,7 @@ def sweep_checks(rows: list[dict[str, Any]], base_eps: float, base_steps: int) -
 
 
 def format_sweep(rows: list[dict[str, Any]], checks: list[dict[str, Any]]) -> str:
+    """The sweep as a Markdown table, steps then eps, for results READMEs."""
     lines = ["| eps | steps | n | error | seconds |", "|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["steps"] or 0, r["eps"])):
         lines.append(f"| {_label('eps', r['eps'])} | {r['steps'] or '-'} | {r['n']} | {100 * r['error_rate']:.2f}% "

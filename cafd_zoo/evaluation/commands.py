@@ -51,6 +51,7 @@ def add_sweep_options(p: argparse.ArgumentParser) -> None:
 
 
 def evaluation_device(args: argparse.Namespace) -> torch.device:
+    """``--device``, or CUDA when there is one: evaluation needs no other choice."""
     return torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
@@ -90,6 +91,7 @@ def release_model(args: argparse.Namespace, threats: list[str]) -> tuple[Defende
 
 def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: str, data: ImageSet,
                  surrogate: Surrogate | None) -> int:
+    """``evaluate`` on a built model: run the cells, print the table and its sanity checks."""
     rows = run_evaluation(model, release, data, args.out, attacks=args.attacks, threats=args.threat, n=args.n,
                           shard_size=args.shard_size, batch_size=args.batch_size, steps=one(args.steps, "--steps"),
                           seed=args.seed, eps=one(args.eps, "--eps"), precision=args.precision, resume=args.resume,
@@ -100,6 +102,7 @@ def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: s
 
 
 def run_sweep(args: argparse.Namespace, model: DefendedClassifier, release: str, data: ImageSet) -> int:
+    """``sweep`` on a built model: the budget sweep and its gradient-masking checks."""
     base_eps = one(args.base_eps, "--base-eps")
     points = sweep_points(args.eps, args.steps, base_eps, args.base_steps)
     rows = sweep(model, release, data, args.out, attack=args.attack, threats=args.threat, points=points, n=args.n,

@@ -47,6 +47,7 @@ def cell_key(row: dict[str, Any]) -> Cell:
 
 
 def done_cells(results: Path, release: str) -> set[Cell]:
+    """The cells of ``release`` already in ``results``: what ``--resume`` skips."""
     if not results.exists():
         return set()
     return {cell_key(r) for r in read_metrics(results) if r.get("release") == release}

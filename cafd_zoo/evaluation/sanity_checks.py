@@ -90,4 +90,5 @@ def sanity_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def format_checks(checks: list[dict[str, Any]]) -> str:
+    """One line per check, flagged ones marked FLAG, for the terminal and the logs."""
     return "\n".join(f"[{'ok' if c['passed'] else 'FLAG'}] {c['check']}: {c['detail']}" for c in checks)

@@ -36,6 +36,7 @@ def purify(denoiser: nn.Module, x: torch.Tensor, clamp: bool = True) -> torch.Te
 
 
 class ConvBNReLU(nn.Sequential):
+    """The DUNET's unit: 3x3 convolution, batch norm (the official momentum), ReLU."""
     def __init__(self, in_ch: int, out_ch: int, stride: int, bn_momentum: float) -> None:
         super().__init__(
             nn.Conv2d(in_ch, out_ch, 3, stride, 1),

@@ -23,6 +23,7 @@ from .normalization import Normalize, ReleaseInputChecks
 
 
 class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut (He et al. 2016): ResNet-20's block."""
     expansion = 1
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, bias: bool = False) -> None:
@@ -40,6 +41,7 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """1x1-3x3-1x1 convolutions with a shortcut, four times wider out: ResNet-50's block."""
     expansion = 4
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, bias: bool = False) -> None:

@@ -18,6 +18,7 @@ from .normalization import Normalize, ReleaseInputChecks
 
 
 class WideBasic(nn.Module):
+    """Pre-activation wide block (Zagoruyko and Komodakis), with dropout between its convolutions."""
     def __init__(self, in_planes: int, planes: int, stride: int, dropout: float) -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_planes)
