@@ -56,11 +56,13 @@ def sweep(
     batch_size: int = 250,
     seed: int = 0,
     precision: str = "auto",
+    images: str = "test",
 ) -> list[dict[str, Any]]:
-    """Run ``attack`` under every threat model of ``threats`` at every (eps, steps) point on the first ``n`` images;
-    returns the rows. An attack without a number of steps (AutoAttack, Square) runs each eps once, its rows'
-    ``steps`` None. Threat models that attack the same model (bare and oblivious: the bare classifier) share one
-    crafting per point, judged once per threat model, as ``evaluate`` does."""
+    """Run ``attack`` under every threat model of ``threats`` at every (eps, steps) point on the first ``n`` images
+    (of ``images``: "test" or "embedded", recorded in each row); returns the rows of this setting. An attack without a
+    number of steps (AutoAttack, Square) runs each eps once, its rows' ``steps`` None. Threat models that attack the
+    same model (bare and oblivious: the bare classifier) share one crafting per point, judged once per threat model,
+    as ``evaluate`` does."""
     norm = build_attack(attack).params.get("norm", "Linf")  # CAFA records eps without a norm: it is L-inf
     if norm != "Linf":
         raise ValueError(f"sweep varies an L-inf eps, which {attack!r} does not have (its budget: {norm}); "
@@ -74,14 +76,18 @@ def sweep(
     to_attack_layout(model, prec, device)  # type: ignore[arg-type]
     groups = threats_by_target(threats, model)
     sample = data.subset(n)
-    key = lambda r: (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"])  # noqa: E731
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:  # one point of one setting: a resume skips exactly these
+        return (r["release"], r["attack"], r["threat_model"], round(r["eps"], 6), r["steps"], r["n"], r.get("seed"),
+                r.get("precision"), r.get("images", "test"))
+
     done = {key(r) for r in read_metrics(results)} if results.exists() else set()
     commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for eps, steps in points:
             for target, names in groups:
-                rows = {t: {"release": release, "attack": attack, "threat_model": t, "eps": eps, "steps": steps, "n": n}
-                        for t in names}
+                rows = {t: {"release": release, "attack": attack, "threat_model": t, "eps": eps, "steps": steps, "n": n,
+                            "seed": seed, "precision": prec, "images": images} for t in names}
                 todo = [t for t in names if key(rows[t]) not in done]
                 if not todo:
                     continue
@@ -93,10 +99,10 @@ def sweep(
                                      clean=False)[0]
                 seconds = round(time.perf_counter() - tick, 2)
                 for t in todo:
-                    log.log(**rows[t], params=built.params, errors=wrong[t], error_rate=wrong[t] / n, seed=seed,
-                            precision=prec, seconds=seconds, crafted_for=todo, code_commit=commit, machine=measured_on)
-    wanted = {key({"release": release, "attack": attack, "threat_model": t, "eps": e, "steps": s, "n": n})
-              for e, s in points for t in threats}
+                    log.log(**rows[t], params=built.params, errors=wrong[t], error_rate=wrong[t] / n, seconds=seconds,
+                            crafted_for=todo, code_commit=commit, machine=measured_on)
+    wanted = {key({"release": release, "attack": attack, "threat_model": t, "eps": e, "steps": s, "n": n, "seed": seed,
+                   "precision": prec, "images": images}) for e, s in points for t in threats}
     return [r for r in read_metrics(results) if key(r) in wanted]
 
 

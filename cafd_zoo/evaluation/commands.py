@@ -106,7 +106,8 @@ def run_sweep(args: argparse.Namespace, model: DefendedClassifier, release: str,
     base_eps = one(args.base_eps, "--base-eps")
     points = sweep_points(args.eps, args.steps, base_eps, args.base_steps)
     rows = sweep(model, release, data, args.out, attack=args.attack, threats=args.threat, points=points, n=args.n,
-                 batch_size=args.batch_size, seed=args.seed, precision=args.precision)
+                 batch_size=args.batch_size, seed=args.seed, precision=args.precision,
+                 images="embedded" if args.embedded else "test")
     for threat in args.threat:
         mine = [r for r in rows if r["threat_model"] == threat]
         print(f"{release}: {args.attack} / {threat}, first {args.n} test images\n")

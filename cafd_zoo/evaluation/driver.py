@@ -23,7 +23,7 @@ from ..metrics_log import MetricsLog, read_metrics
 from ..models import DefendedClassifier
 from ..precision import attack_layout, autocast, resolve_precision, to_attack_layout
 from ..progress import progress
-from .adversarial_cache import AdversarialCache
+from .adversarial_cache import AdversarialCache, weights_fingerprint
 from .eot import random_generators, with_eot
 from .summary import summarize
 from .threat_models import attack_target, judged_model
@@ -46,11 +46,38 @@ def cell_key(row: dict[str, Any]) -> Cell:
             row.get("images", "test"), row["first_index"], row["n"])
 
 
+def release_rows(results: Path, release: str) -> list[dict[str, Any]]:
+    """The rows of ``release`` already in ``results``."""
+    if not results.exists():
+        return []
+    return [r for r in read_metrics(results) if r.get("release") == release]
+
+
 def done_cells(results: Path, release: str) -> set[Cell]:
     """The cells of ``release`` already in ``results``: what ``--resume`` skips."""
-    if not results.exists():
-        return set()
-    return {cell_key(r) for r in read_metrics(results) if r.get("release") == release}
+    return {cell_key(r) for r in release_rows(results, release)}
+
+
+def check_same_weights(finished: list[dict[str, Any]], fingerprint: str, release: str) -> None:
+    """A resumed row of ``release`` measured on other weights (a retrained run in the same folder) would be summed
+    with this run's as one measurement: refuse it. Rows written before fingerprints were recorded pass."""
+    other = next((r["weights_fingerprint"] for r in finished
+                  if r.get("weights_fingerprint", fingerprint) != fingerprint), None)
+    if other is not None:
+        raise ValueError(f"the results file holds rows of {release} measured on other weights (fingerprint "
+                         f"{other[:12]}, this model's is {fingerprint[:12]}): the model changed since (retrained or "
+                         "another file); use another --out, or another --release name")
+
+
+def check_same_precision(finished: list[dict[str, Any]], planned: set[Cell], precision: str) -> None:
+    """Shards of one measurement crafted in bf16 and in fp32 would be summed as one: refuse a resume in another
+    precision (``--precision auto`` picks by machine, so a resume on another machine can differ)."""
+    variants = {cell[:5] for cell in planned}
+    for r in finished:
+        if cell_key(r)[:5] in variants and r.get("precision", precision) != precision:
+            raise ValueError(f"the results file holds {r['attack']} / {r['threat_model']} shards run in "
+                             f"{r['precision']}, this run is {precision}: resume with --precision {r['precision']}, "
+                             "or use another --out")
 
 
 def check_same_shards(finished: set[Cell], planned: set[Cell]) -> None:
@@ -157,7 +184,7 @@ def run_evaluation(
     ("test": a data set's test split; "embedded": the package's sample), so a recorded command can name it too.
     ``cache_dir`` keeps what is crafted on the bare classifier (bare, oblivious) for every later evaluation of a
     defense in front of the same classifier (:mod:`cafd_zoo.evaluation.adversarial_cache`); the rows are the same."""
-    threats = list(threats)
+    attacks, threats = list(dict.fromkeys(attacks)), list(dict.fromkeys(threats))  # a name twice: one measurement
     if "graybox" in threats and surrogate is None:
         raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
                          "a separately trained denoiser (a train-denoiser --out folder, its denoiser.safetensors, or a "
@@ -170,16 +197,19 @@ def run_evaluation(
         raise ValueError(f"--eot {eot} averages over random draws of the defense, but {release} is deterministic: "
                          "drop --eot (it is for randomised purifiers such as --purifier tvm)")
     results = Path(results)
-    if results.exists() and not resume and done_cells(results, release):
+    earlier = release_rows(results, release)
+    if earlier and not resume:
         raise FileExistsError(f"{results} already holds results for {release}: pass --resume to continue, "
                               "or another --out")
+    fingerprint = weights_fingerprint(model)
+    check_same_weights(earlier, fingerprint, release)
     device = next(model.parameters()).device
     prec = resolve_precision(precision, device)  # type: ignore[arg-type]
     to_attack_layout(model.eval(), prec, device)
     if surrogate is not None:
         to_attack_layout(surrogate.model.eval(), prec, device)
     sample = data.subset(n)
-    finished = done_cells(results, release) if resume else set()
+    finished = {cell_key(r) for r in earlier}
     commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for attack_name in attacks:
@@ -194,6 +224,7 @@ def run_evaluation(
                 shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
                 planned = {_cell(attack_name, t, params[t], seed, images, s, z) for t in group for s, z in shards}
                 check_same_shards(finished, planned)
+                check_same_precision(earlier, planned, prec)
                 bar = progress(n, f"{attack_name} / {'+'.join(group)}")
                 for shard, (start, size) in enumerate(shards):
                     todo = [t for t in group
@@ -212,12 +243,13 @@ def run_evaluation(
                     measured = {"attack_measured": found} if found is not None else {}
                     if cache is not None:  # batches read, not crafted: their seconds are a judgement's only
                         measured["batches_from_cache"] = cache.hits - hits
-                    for threat in todo:
+                    for threat in todo:  # attack_measured describes the attacked model (see summarize)
                         log.log(release=release, attack=attack_name, params=params[threat], threat_model=threat,
                                 shard=shard, first_index=start, n=size, errors=wrong[threat],
                                 clean_errors=clean_wrong[threat], error_rate=wrong[threat] / size,
                                 clean_error=clean_wrong[threat] / size, seed=seed, precision=prec, seconds=seconds,
-                                crafted_for=todo, code_commit=commit, machine=measured_on, images=images, **measured)
+                                crafted_for=todo, code_commit=commit, machine=measured_on, images=images,
+                                weights_fingerprint=fingerprint, **measured)
                 bar.close()
     return summarize(results, release)
 

@@ -9,25 +9,30 @@ from typing import Any
 from ..metrics_log import read_metrics
 from .params import recorded_steps
 from .sanity_checks import format_checks, sanity_checks
+from .threat_models import ATTACKED_IS_JUDGED
 
 
 def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
-    """One row per measurement (attack with its parameters, threat model, image source): errors of ``release`` in
-    ``results`` summed over its shards, so PGD-10 and PGD-20 in one file stay two rows."""
-    cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    """One row per measurement (attack with its parameters, threat model, seed, precision, image source): errors of
+    ``release`` in ``results`` summed over its shards, so PGD-10 and PGD-20 in one file stay two rows, and so do two
+    seeds or a bf16 and an fp32 run on the same images."""
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in read_metrics(results):
         if r.get("release") != release:
             continue
-        images = r.get("images", "test")
-        key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), images)
+        images, seed, precision = r.get("images", "test"), r.get("seed"), r.get("precision")
+        key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), seed, precision, images)
         row = cells.setdefault(key, {"attack": r["attack"], "threat_model": r["threat_model"], "params": r["params"],
-                                     "images": images, "precision": r.get("precision"), "n": 0, "errors": 0,
+                                     "images": images, "seed": seed, "precision": precision, "n": 0, "errors": 0,
                                      "clean_errors": 0, "seconds": 0.0, "shard_stages": []})
         row["n"] += r["n"]
         row["errors"] += r["errors"]
         row["clean_errors"] += r["clean_errors"]
         row["seconds"] += r["seconds"]
-        row["shard_stages"].append((r.get("attack_measured") or {}).get("robust_after"))
+        # stage counts describe the attacked model: not the judged one of an oblivious or gray-box row (files
+        # written before the driver dropped them there still hold the bare classifier's)
+        own = r["threat_model"] in ATTACKED_IS_JUDGED
+        row["shard_stages"].append((r.get("attack_measured") or {}).get("robust_after") if own else None)
     for row in cells.values():
         stages = _summed_stages(row.pop("shard_stages"))
         if stages is not None:

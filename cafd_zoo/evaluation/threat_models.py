@@ -16,6 +16,9 @@ from ..models import DefendedClassifier
 from .bpda import BPDADefendedClassifier
 
 THREAT_MODELS = ("bare", "oblivious", "bpda", "whitebox", "graybox")
+ATTACKED_IS_JUDGED = ("bare", "bpda", "whitebox")
+"""Threat models whose attacked model computes the judged model's forward pass (BPDA changes only the backward), so
+what an attack measures on its target (AutoAttack's per-stage counts) describes the judged model too."""
 
 
 def attack_target(threat: str, defended: DefendedClassifier, surrogate: DefendedClassifier | None = None) -> nn.Module:

@@ -42,6 +42,9 @@ def test_a_sweep_runs_end_to_end_and_a_rerun_skips_finished_points(tmp_path, mon
     assert points == {(2, 3), (255, 3), (8, 1), (8, 3)}  # the eps series at 3 steps, the steps series at 8/255
     assert cafd_main(argv) == 0
     assert len(read_metrics(out)) == 4  # nothing recomputed
+    assert {r["images"] for r in read_metrics(out)} == {"embedded"}
+    assert cafd_main(argv + ["--seed", "1"]) == 0
+    assert len(read_metrics(out)) == 8  # another seed is another measurement, not a finished one
 
 
 @pytest.mark.parametrize("attack", ["ddn", "sta", "fwa", "roa"])

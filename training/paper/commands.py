@@ -60,11 +60,32 @@ def _figure(args: argparse.Namespace) -> int:
     return 0
 
 
+EVALUATION_FIELDS = ("release", "attack", "threat_model", "n", "errors", "clean_errors", "params")
+
+
+def check_evaluation_results(path: str | Path) -> None:
+    """``report`` reads what ``evaluate`` writes: any other JSON-lines file (a sweep, a training log) gets one
+    error that names what it lacks and where it belongs, not a KeyError from deep inside a table."""
+    from cafd_zoo.metrics_log import read_metrics
+
+    rows = read_metrics(path)
+    if not rows:
+        raise ValueError(f"{path} holds no results: run `evaluate --out {path}` first")
+    for number, row in enumerate(rows, 1):
+        missing = [f for f in EVALUATION_FIELDS if f not in row]
+        if missing:
+            raise ValueError(f"{path}:{number} is not an `evaluate` result (no {', '.join(missing)}): report renders "
+                             "evaluate's files; a sweep's go to `figure 6`, caf-distance's to `figure 3`, a training "
+                             "log's to `figure curve`")
+
+
 def _report(args: argparse.Namespace) -> int:
     from .table1 import table1, threat_table
     from .robust_table import robust_table
     from .tables_2_3 import parse_labels, table2, table3
 
+    for path in args.results:
+        check_evaluation_results(path)
     if args.table == "2":
         text = table2(args.results, attacks=args.attacks, labels=parse_labels(args.label), paper=args.paper)
     elif args.table == "3":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 from cafd_zoo.evaluation import summarize
 from cafd_zoo.evaluation.params import attacks_with_several_steps, recorded_steps
@@ -19,13 +20,21 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
            paper: bool = False) -> str:
     """Rows: the releases in ``results``; columns: attacks; cells: error rate (%) under ``threat`` (n in the header).
     The clean column is the clean error measured on the most images; attacks default to the paper's column order,
-    then any others. With ``paper``, each release whose defense
-    and data set the paper's Table 1 has is followed by the paper's row (Table 1 is oblivious)."""
+    then any others; an attack measured with several step counts gets a column per count. With ``paper``, each
+    release whose defense and data set the paper's Table 1 has is followed by the paper's row (Table 1 is
+    oblivious)."""
     releases = sorted({r["release"] for r in read_metrics(results)})
-    rows = {release: {r["attack"]: r for r in summarize(results, release) if r["threat_model"] == threat}
-            for release in releases}
-    found = {a for cells in rows.values() for a in cells if a != "none"}
-    attacks = attacks or [a for a in PAPER_ORDER if a in found] + sorted(found - set(PAPER_ORDER))
+    measured = {release: [r for r in summarize(results, release) if r["threat_model"] == threat]
+                for release in releases}
+    several = attacks_with_several_steps(r for found in measured.values() for r in found)
+    rows = {release: one_per_cell(found, lambda r: _variant(r, several), f"{results}, {release} / {threat}")
+            for release, found in measured.items()}
+    variants = sorted({(r["attack"], recorded_steps(r["params"]) or 0, key) for cells in rows.values()
+                       for key, r in cells.items() if r["attack"] != "none"})
+    names = list(dict.fromkeys(attack for attack, _, _ in variants))
+    order = attacks or [a for a in PAPER_ORDER if a in names] + sorted(set(names) - set(PAPER_ORDER))
+    # each attack's variants, PGD-10 before PGD-20; an attack asked for and not measured is a column of "-"
+    attacks = [key for name in order for key in [k for attack, _, k in variants if attack == name] or [name]]
     ns = sorted({cell["n"] for cells in rows.values() for cell in cells.values()})
     budget = linf_budgets([cell for cells in rows.values() for cell in cells.values()])
     budget = "" if budget == "none" else f", L-inf eps {budget}"
@@ -45,8 +54,8 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
         lines.append(f"| {release} | {rate(largest['clean_error'], largest['n'])} | " + " | ".join(values) + " |")
         _, defense, dataset = describe(release)
         published = table1_row(dataset, defense) if paper and threat == "oblivious" else None
-        if published:
-            values = [f"{published[a]:.2f}" if a in published else "-" for a in attacks]
+        if published:  # the paper's attacks have one budget each: every variant's column gets its value
+            values = [f"{published[base]:.2f}" if (base := a.split(",")[0]) in published else "-" for a in attacks]
             lines.append(f"| paper: {defense} ({dataset}) | {published['none']:.2f} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -63,7 +72,7 @@ def threat_table(results: str | Path, release: str) -> str:
         raise ValueError(f"{results} holds no results for {release!r}")
     threats = [t for t in THREAT_COLUMNS if any(r["threat_model"] == t for r in rows)]
     several = attacks_with_several_steps(rows)
-    cells = {(_variant(r, several), r["threat_model"]): r for r in rows}
+    cells = one_per_cell(rows, lambda r: (_variant(r, several), r["threat_model"]), f"{results}, {release}")
     first = list(dict.fromkeys(r["attack"] for r in rows if r["attack"] != "none"))  # "none": the clean row
     ordered = sorted((r for r in rows if r["attack"] != "none"),
                      key=lambda r: (first.index(r["attack"]), recorded_steps(r["params"]) or 0))
@@ -79,6 +88,22 @@ def threat_table(results: str | Path, release: str) -> str:
             cell_with_n(cells[(attack, t)]["error_rate"], cells[(attack, t)]["n"]) if (attack, t) in cells else "-"
             for t in threats) + " |")
     return "\n".join(lines) + "\n"
+
+
+def one_per_cell(rows: list[dict], key: Callable[[dict], Any], where: str) -> dict[Any, dict]:
+    """``rows`` by their table cell; two measurements of one cell (two seeds, bf16 and fp32) would leave the table
+    showing whichever came last: refuse them."""
+    cells: dict[Any, dict] = {}
+    for r in rows:
+        k = key(r)
+        if k in cells:
+            first = cells[k]
+            raise ValueError(f"{where}: {r['attack']} / {r['threat_model']} is measured more than once (seed "
+                             f"{first.get('seed')} in {first.get('precision')}, seed {r.get('seed')} in "
+                             f"{r.get('precision')}); a table shows one measurement per cell: keep one in the results "
+                             "file, or render each from its own file")
+        cells[k] = r
+    return cells
 
 
 def _variant(row: dict, several: set[str]) -> str:
