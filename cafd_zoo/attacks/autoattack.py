@@ -13,6 +13,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ..frozen import frozen
 from ..progress import note
 from .registry import only, register_attack
 
@@ -136,7 +137,7 @@ def autoattack_standard(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
     wrapped = _FloatLogits(model, _layout(x))
     attack = _autoattack_class()(wrapped, eps=eps, norm="Linf", version="standard", seed=seed, device=x.device)
     counts: list[int] = []
-    with _stage_counts(len(x), counts):
+    with _stage_counts(len(x), counts), frozen(model):  # FAB's .backward() would also fill (and cost) weight grads
         x_adv = _run(attack, wrapped, x, y)
     if meter is not None:
         if not counts:  # the examples are what took hours: keep them, lose only the stage counts
@@ -161,7 +162,8 @@ def square(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 8
     attack = _autoattack_class()(wrapped, eps=eps, norm="Linf", version="custom", attacks=["square"], seed=seed,
                                  device=x.device)
     attack.square.n_queries, attack.square.p_init = queries, p_init
-    return _run(attack, wrapped, x, y)
+    with frozen(model):
+        return _run(attack, wrapped, x, y)
 
 
 register_attack("autoattack", autoattack_standard,

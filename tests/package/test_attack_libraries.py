@@ -109,3 +109,21 @@ def test_autoattacks_examples_survive_a_log_the_meter_cannot_read(images, monkey
     with torch.no_grad():
         assert (classifier(x_adv).argmax(1) != labels).all()
     assert attack.measured() is None
+
+
+@pytest.mark.parametrize("name", ["autoattack", "square"])
+def test_autoattack_and_square_leave_a_training_model_as_they_found_it(name, images):
+    """Called outside the harness, on a model in train mode: no batch-norm statistics move during the attack, and
+    no weight gradient is added to what a caller accumulates (FAB calls .backward())."""
+    from cafd_zoo.attacks import build_attack
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(4, 10)).train()
+    with torch.no_grad():
+        model[0].weight.mul_(1e-3)  # robust enough that every stage runs
+        model[5].bias.copy_(torch.arange(10.0))
+    stats = model[1].running_mean.clone()
+    build_attack(name, eps=8 / 255).run(model, images[:2], torch.full((2,), 9), torch.Generator())
+    assert torch.equal(model[1].running_mean, stats) and model.training
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
