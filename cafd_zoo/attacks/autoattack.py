@@ -168,7 +168,8 @@ def square(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float = 8
 
 register_attack("autoattack", autoattack_standard,
                 {"version": "standard", "norm": "Linf", "eps": 8 / 255, "seed": 0, "package": "pyautoattack"},
-                eps="eps", meter=AutoAttackMeter, summary="AutoAttack, standard L-inf version (needs pyautoattack)")
+                eps="eps", meter=AutoAttackMeter, summary="AutoAttack, standard L-inf version (needs pyautoattack)",
+                library="pyautoattack")
 register_attack("square", square,
                 {"norm": "Linf", "eps": 8 / 255, "queries": 5000, "p_init": 0.8, "seed": 0, "package": SQUARE_PACKAGE},
-                eps="eps", summary="Square, 5,000 queries (gradient-free; needs pyautoattack)")
+                eps="eps", summary="Square, 5,000 queries (gradient-free; needs pyautoattack)", library="pyautoattack")

@@ -52,6 +52,11 @@ class AttackEntry:
     derived: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     meter: Callable[[], Meter] | None = None
     summary: str = ""
+    # what decides the examples besides the parameters, for the adversarial cache: bump ``revision`` when a change
+    # to the code changes what the attack crafts with the same parameters; ``library`` names the distribution that
+    # implements it (its installed version is recorded with each cached batch, and another version crafts anew)
+    revision: int = 0
+    library: str | None = None
 
 
 @dataclass

@@ -5,7 +5,10 @@ of the same classifier (CAFD, HGD, APE-G, JPEG, TVM, a fine-tuned denoiser; this
 judged on the very same examples. A batch's file is named by the sha256 of everything that decides its content (the
 classifier's weights, the attack and its parameters, the generator seed, the precision, the device type, torch's
 version and the images and labels themselves), so a hit is what crafting again would give, and an evaluation with
-the cache writes the same rows as one without. One exception, on purpose: the memory layout the attack ran in
+the cache writes the same rows as one without. The code is not in the key: an attack's registered ``revision`` is
+(bumped when a change makes it craft other examples with the same parameters), and the version of the library that
+implements it (pyautoattack) is kept with each batch, which another version crafts anew. One exception, on
+purpose: the memory layout the attack ran in
 (NCHW before commit 52d3781, channels_last since, under bf16) is not in the key. It changes only the rounding of
 the same computation, and leaving it out keeps every defense in front of a classifier judged on the very examples
 its earlier rows were (the paper release's first 1,000 images of each attack were crafted NCHW). So a hit may not
@@ -16,6 +19,7 @@ atomically; never pickles.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import warnings
@@ -23,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 
@@ -37,15 +41,26 @@ def weights_fingerprint(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _installed(distribution: str) -> str:
+    """Its version; "not installed" lets the attack itself say what to install, when it runs."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 class AdversarialCache:
     """The batches of one attack on one bare classifier; :meth:`get` returns None for a batch not crafted yet."""
 
     def __init__(self, root: str | Path, classifier: nn.Module, attack: str, params: dict[str, Any], precision: str,
-                 device: torch.device) -> None:
+                 device: torch.device, *, revision: int = 0, library: str | None = None) -> None:
         self.root = Path(root)
-        self.identity = json.dumps({"classifier": weights_fingerprint(classifier), "attack": attack, "params": params,
-                                    "precision": precision, "device": device.type, "torch": torch.__version__},
-                                   sort_keys=True)
+        identity = {"classifier": weights_fingerprint(classifier), "attack": attack, "params": params,
+                    "precision": precision, "device": device.type, "torch": torch.__version__}
+        if revision:  # absent at 0, so every batch cached before revisions existed keeps its name
+            identity["revision"] = revision
+        self.identity = json.dumps(identity, sort_keys=True)
+        self.versions = {library: _installed(library)} if library else {}
         self.hits = 0
 
     def path(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> Path:
@@ -61,11 +76,18 @@ class AdversarialCache:
         if not path.is_file():
             return None
         try:
-            saved = load_file(str(path))
+            with safe_open(str(path), "pt") as f:
+                recorded = f.metadata() or {}
+                saved = {k: f.get_tensor(k) for k in f.keys()}
             x_adv = saved.pop("x_adv")
         except (SafetensorError, KeyError, OSError) as exc:
             warnings.warn(f"adversarial cache file {path} is unreadable ({exc}); crafting that batch again",
                           stacklevel=2)
+            return None
+        other = {lib: recorded[lib] for lib, version in self.versions.items() if recorded.get(lib, version) != version}
+        if other:  # a batch cached before versions were recorded has none: it is taken as this version's
+            warnings.warn(f"adversarial cache file {path} was crafted with {other}, this is {self.versions}; crafting "
+                          "that batch again", stacklevel=2)
             return None
         if x_adv.shape != x.shape:
             warnings.warn(f"adversarial cache file {path} holds shape {tuple(x_adv.shape)}, not {tuple(x.shape)}; "
@@ -80,5 +102,6 @@ class AdversarialCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"x_adv": x_adv} | {f"meter.{k}": v for k, v in (measured or {}).items()}
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(partial),
+                  metadata=self.versions or None)
         os.replace(partial, path)

@@ -220,7 +220,8 @@ def run_evaluation(
                 params = {threat: _row_params(attack, draws, threat, surrogate) for threat in group}
                 cache = None
                 if cache_dir is not None and target is model.classifier and draws == 1:
-                    cache = AdversarialCache(cache_dir, target, attack_name, attack.params, prec, device)
+                    cache = AdversarialCache(cache_dir, target, attack_name, attack.params, prec, device,
+                                             revision=attack.entry.revision, library=attack.entry.library)
                 shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
                 planned = {_cell(attack_name, t, params[t], seed, images, s, z) for t in group for s, z in shards}
                 check_same_shards(finished, planned)

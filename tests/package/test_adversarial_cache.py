@@ -70,3 +70,23 @@ def test_an_attack_that_measures_itself_keeps_its_measurements_in_the_cache(tmp_
     cached = sta(tmp_path / "b.jsonl", tmp_path / "cache")
     assert cached["batches_from_cache"] == 1 and crafted["batches_from_cache"] == 0
     assert cached["attack_measured"] == crafted["attack_measured"] and cached["errors"] == crafted["errors"]
+
+
+def test_a_batch_crafted_by_another_version_of_the_attacks_library_is_crafted_again(tmp_path, monkeypatch):
+    """pyautoattack's version is kept with each batch it crafted: an upgrade crafts anew, never mixes."""
+    import importlib.metadata
+
+    from cafd_zoo.evaluation.adversarial_cache import AdversarialCache
+
+    classifier = cafd_zoo.load("cafd_resnet20_cifar10").classifier
+    x, y = embedded_cifar10_sample().batch(slice(0, 2))
+    args = (tmp_path, classifier, "autoattack", {"eps": 8 / 255}, "fp32", torch.device("cpu"))
+    AdversarialCache(*args, library="pyautoattack").put(x, y, 0, x)
+    assert AdversarialCache(*args, library="pyautoattack").get(x, y, 0) is not None
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "9.9" if name == "pyautoattack" else real(name))
+    with pytest.warns(UserWarning, match="crafted with .*pyautoattack.*crafting that batch again"):
+        assert AdversarialCache(*args, library="pyautoattack").get(x, y, 0) is None
+    assert AdversarialCache(*args, library="pyautoattack", revision=1).path(x, y, 0) != \
+        AdversarialCache(*args, library="pyautoattack").path(x, y, 0)  # a revised attack: another file
+    assert AdversarialCache(*args, revision=0).path(x, y, 0) == AdversarialCache(*args).path(x, y, 0)
