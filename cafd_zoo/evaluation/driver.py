@@ -252,7 +252,7 @@ def run_evaluation(
                                 crafted_for=todo, code_commit=commit, machine=measured_on, images=images,
                                 weights_fingerprint=fingerprint, **measured)
                 bar.close()
-    return summarize(results, release)
+    return summarize(results, release, first=n)
 
 
 def _row_params(attack: Attack, draws: int, threat: str, surrogate: Surrogate | None) -> dict[str, Any]:

@@ -12,13 +12,14 @@ from .sanity_checks import format_checks, sanity_checks
 from .threat_models import ATTACKED_IS_JUDGED
 
 
-def summarize(results: str | Path, release: str) -> list[dict[str, Any]]:
+def summarize(results: str | Path, release: str, *, first: int | None = None) -> list[dict[str, Any]]:
     """One row per measurement (attack with its parameters, threat model, seed, precision, image source): errors of
     ``release`` in ``results`` summed over its shards, so PGD-10 and PGD-20 in one file stay two rows, and so do two
-    seeds or a bf16 and an fp32 run on the same images."""
+    seeds or a bf16 and an fp32 run on the same images. ``first``: only the shards within the first ``first``
+    images (what one evaluation run covered, in a file that also holds a larger one)."""
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in read_metrics(results):
-        if r.get("release") != release:
+        if r.get("release") != release or (first is not None and r["first_index"] + r["n"] > first):
             continue
         images, seed, precision = r.get("images", "test"), r.get("seed"), r.get("precision")
         key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), seed, precision, images)

@@ -97,3 +97,10 @@ def test_bpda_far_above_white_box_is_flagged():
     rows = [_row("pgd_n", "whitebox", 0.30), _row("pgd_n", "bpda", 0.60)]
     bpda = [c for c in sanity_checks(rows) if "BPDA at most" in c["check"]]
     assert [(c["passed"], c["detail"]) for c in bpda] == [(False, "bpda 60.00%, white-box 30.00%")]
+
+
+def test_a_run_summarises_the_images_it_covered_not_the_whole_file(model, tmp_path):
+    results = tmp_path / "r.jsonl"
+    _run(model, results, n=8)
+    assert [r["n"] for r in _run(model, results, n=4)] == [4]  # the file holds 8: this run asked for 4
+    assert [r["n"] for r in summarize(results, "m")] == [8]
