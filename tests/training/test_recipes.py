@@ -74,3 +74,42 @@ def test_the_robust_recipe_stops_after_a_classifier_whose_fast_at_collapsed(tmp_
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "export-classifier --run" in done.stderr and "--epoch K" in done.stderr
     assert "== cafa" not in done.stdout
+
+
+def test_after_catastrophic_overfitting_the_at_baseline_is_evaluated_and_released_at_its_kept_epoch(tmp_path):
+    """Fast adversarial training can collapse (Wong et al. 2020): the run keeps each epoch's weights and names the
+    best probe epoch; the recipes then evaluate and ship that epoch, never the collapsed final weights."""
+    log, recorder, run = tmp_path / "argv.jsonl", tmp_path / "py", tmp_path / "runs" / "at_vgg19_cifar10"
+    recorder.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"{RECORDER}\" {log} \"$@\"\n")
+    recorder.chmod(0o755)
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"epoch": 7, "train_pgd10_accuracy": 0.41}\n'
+                                       '{"epoch": 8, "train_pgd10_accuracy": 0.02, "catastrophic_overfitting": true}\n')
+    (run / "result.json").write_text(json.dumps({"epochs": 15, "best_probe_epoch": 7}, indent=2))
+    env = {**os.environ, "PY": str(recorder), "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs")}
+
+    def commands(script, step):
+        log.unlink(missing_ok=True)
+        subprocess.run(["bash", f"training/recipes/{script}", step], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=60)
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    evaluated = [argv for argv in commands("baselines_vgg19_cifar10.sh", "oblivious") if "at_vgg19_cifar10" in argv]
+    assert evaluated[0][evaluated[0].index("--classifier-run") + 1] == str(run / "epochs" / "epoch_007.safetensors")
+    exported = commands("release_baselines_vgg19_cifar10.sh", "at")[0]
+    assert exported[exported.index("--epoch") + 1] == "7"
+    (run / "metrics.jsonl").write_text('{"epoch": 15, "train_pgd10_accuracy": 0.45}\n')  # no collapse: the last epoch
+    evaluated = [argv for argv in commands("baselines_vgg19_cifar10.sh", "oblivious") if "at_vgg19_cifar10" in argv]
+    assert evaluated[0][evaluated[0].index("--classifier-run") + 1] == str(run)
+    assert "--epoch" not in commands("release_baselines_vgg19_cifar10.sh", "at")[0]
+
+
+def test_a_classifier_run_can_be_one_of_its_kept_epochs(tmp_path):
+    from training.classifier.trained import classifier_weights
+
+    kept = tmp_path / "run" / "epochs" / "epoch_007.safetensors"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"")
+    assert classifier_weights(kept) == kept
+    with pytest.raises(FileNotFoundError, match="neither a folder nor a zoo release"):
+        classifier_weights(tmp_path / "run" / "epochs" / "epoch_008.safetensors")

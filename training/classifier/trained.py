@@ -18,9 +18,12 @@ from .train import build_classifier
 
 
 def classifier_weights(run_or_release: str | Path) -> Path:
-    """The weights file of ``run_or_release``: ``<folder>/model.safetensors`` or a classifier release's
-    verified file."""
+    """The weights file of ``run_or_release``: ``<folder>/model.safetensors``, a run's weights file itself (an
+    epoch's, ``RUN/epochs/epoch_012.safetensors``, kept by adversarial training: the epoch before a collapse), or a
+    classifier release's verified file."""
     folder = Path(run_or_release)
+    if folder.is_file() and folder.suffix == ".safetensors":
+        return folder
     if folder.is_dir():
         weights = folder / "model.safetensors"
         if not weights.is_file():

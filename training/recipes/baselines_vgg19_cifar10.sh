@@ -64,8 +64,10 @@ oblivious() {  # Table 1's rows in the paper's setting: crafted on the bare VGG-
     --threat oblivious --out "$OUT/table1.jsonl"
   measure apeg_vgg19_cifar10 --denoiser "$APEG_RUN/denoiser.safetensors" --attacks "$TABLE1_ATTACKS,sta,sta_t" \
     --threat oblivious --out "$OUT/table1.jsonl"
-  # AT has no purifier: its row is the adversarially trained classifier attacked directly (white-box by nature)
-  $PY -m training evaluate --classifier-run "$AT_RUN" --classifier-config "$AT_CONFIG" --release at_vgg19_cifar10 \
+  # AT has no purifier: its row is the adversarially trained classifier attacked directly (white-box by nature),
+  # the weights release_baselines_vgg19_cifar10.sh ships: the last epoch's, or the kept epoch's after a collapse
+  $PY -m training evaluate --classifier-run "$(run_weights "$AT_RUN")" --classifier-config "$AT_CONFIG" \
+    --release at_vgg19_cifar10 \
     --data "$DATA" --n "$N" --resume --attacks "$TABLE1_ATTACKS,sta,sta_t" --threat bare --out "$OUT/table1.jsonl"
 }
 

@@ -35,10 +35,12 @@ hgd() {
 apeg() {
   purifier apeg_vgg19_cifar10 "$APEG_CONFIG" "$RUNS/apeg_vgg19_cifar10" cafd-zoo/apegan-vgg19-cifar10 apegan_vgg19_cifar10
 }
-at() {
+at() {  # the last epoch's weights, or after catastrophic overfitting the kept epoch's, as the evaluation measured
+  local epoch
+  epoch=$(kept_epoch "$RUNS/at_vgg19_cifar10")
   # shellcheck disable=SC2046
   $PY -m training export-classifier --run "$RUNS/at_vgg19_cifar10" --config "$AT_CONFIG" --release at_vgg19_cifar10 \
-    --repo-id cafd-zoo/at-vgg19-cifar10 --dtype float16 --out "$EXPORT" --machine "$MACHINE" \
+    ${epoch:+--epoch "$epoch"} --repo-id cafd-zoo/at-vgg19-cifar10 --dtype float16 --out "$EXPORT" --machine "$MACHINE" \
     --summary "VGG-19 adversarially trained on CIFAR-10 at eps 8/255 (fast adversarial training: FGSM with a random \
 start), the AT baseline of the paper's Table 1." \
     $(results at_vgg19_cifar10 table1.jsonl embedded.jsonl)
