@@ -2,8 +2,9 @@
 
 Minimises ||x' - x||_2^2 + c * max(Z_y - max_{i != y} Z_i, -kappa) over x' = (tanh(w) + 1) / 2 with
 Adam, for each c of a per-image binary search (c grows tenfold until the attack succeeds, then
-bisects). Returns per image the smallest-L2 adversarial example found; an image never fooled is
-returned unchanged. Defaults are the paper's code's: 4 search steps, c0 = 1, kappa = 1, lr 0.01,
+bisects). An example succeeds when another class beats the label by more than kappa (the margin that keeps it
+adversarial after bf16 rounding and uint8 storage). Returns per image the smallest-L2 successful example found; an
+image never fooled is returned unchanged. Defaults are the paper's code's: 4 search steps, c0 = 1, kappa = 1, lr 0.01,
 100 iterations.
 """
 from __future__ import annotations
@@ -59,8 +60,8 @@ def carlini_wagner_l2(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                with torch.no_grad():
-                    fooled = logits.argmax(1) != labels
+                with torch.no_grad():  # success, as in Carlini's code and advertorch: another class wins by kappa
+                    fooled = cw_margin(logits, labels) < -confidence
                     norm = distance.sqrt()
                     better = fooled & (norm < best_norm)
                     best_norm = torch.where(better, norm, best_norm)
@@ -87,4 +88,5 @@ def cw_l2_minimum_norm(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, 
 register_attack("cw_l2", cw_l2_minimum_norm,
                 {"norm": "L2", "budget": "none (minimum norm)", "binary_search_steps": 4, "initial_const": 1.0,
                  "confidence": 1.0, "learning_rate": 0.01, "max_iterations": 100},
-                steps="max_iterations", summary="minimum-norm CW-L2, 4 binary-search steps x 100 Adam iterations")
+                steps="max_iterations", summary="minimum-norm CW-L2, 4 binary-search steps x 100 Adam iterations",
+                revision=1)  # 1: success needs a margin of kappa (before, any wrong argmax counted)

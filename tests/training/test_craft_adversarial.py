@@ -66,11 +66,12 @@ def test_pgd_shards_stay_in_the_eps_ball_record_their_parameters_and_resume(setu
 
 
 def test_cw_l2_shards_record_their_parameters_and_fool_the_classifier(setup):
-    cw = training_attack("cw_l2", steps=5, binary_search_steps=1, initial_const=10.0, learning_rate=0.1)
+    cw = training_attack("cw_l2", steps=5, binary_search_steps=1, initial_const=10.0, learning_rate=0.1,
+                         confidence=0.0)  # a random network's logits move too little for a margin of 1
     craft(setup, "cw", cw, limit=12)
     _, adversarial, provenance = read_cafa_set(setup / "cw")
     assert provenance["attack"] == "cw_l2" and provenance["attack_params"] == {
-        "confidence": 1.0, "initial_const": 10.0, "binary_search_steps": 1, "max_iterations": 5, "learning_rate": 0.1}
+        "confidence": 0.0, "initial_const": 10.0, "binary_search_steps": 1, "max_iterations": 5, "learning_rate": 0.1}
     model = create_model("resnet20").eval()
     model.load_state_dict(load_file(str(setup / "clf" / "model.safetensors")))
     natural, labels = load_cifar10(setup / "data", "train", check_md5=False).batch(torch.arange(12))
