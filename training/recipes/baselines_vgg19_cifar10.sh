@@ -13,7 +13,8 @@
 # oblivious, whitebox (default: all but cw_cost, in that order). The CW settings are the paper's unless set:
 # CW_SEARCH (binary-search steps, 4), CW_STEPS (Adam iterations per search step, 100), CW_LIMIT (training images,
 # all 50,000). The issue allows a cheaper CW when the paper's would take more than about 3 hours; the provenance
-# of the shards records the settings used, and the manifest's deviations must say so.
+# of the shards records the settings used, and the CW line of hgd_vgg19_cifar10's and apeg_vgg19_cifar10's
+# deviations in weights_manifest.json must then say so before release_baselines_vgg19_cifar10.sh exports them.
 set -euo pipefail
 DATA=${DATA:?set DATA to the folder holding cifar-10-batches-bin/}
 RUNS=${RUNS:-../runs}
