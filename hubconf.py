@@ -60,6 +60,13 @@ def cafd_resnet50_cifar10(pretrained: bool = True, **kwargs):
 
 
 @_document
+def cafd_resnet50_cifar10_ft(pretrained: bool = True, **kwargs):
+    ("CAFD's released denoiser (cafd_denoiser_cifar10) fine-tuned in the class activation feature space of a "
+     "ResNet-50, in front of it.")
+    return _load("cafd_resnet50_cifar10_ft", pretrained=pretrained, **kwargs)
+
+
+@_document
 def cafd_resnet50_svhn(pretrained: bool = True, **kwargs):
     ("CAFD: the DUNET denoiser trained in the class activation feature space of a VGG-19, in front of a ResNet-50 "
      "SVHN (cropped digits) classifier.")

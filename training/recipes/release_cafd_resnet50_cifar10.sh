@@ -41,6 +41,8 @@ finetuned() {
     --out "$EXPORT" --machine "$MACHINE" \
     --summary "CAFD's released denoiser (cafd_denoiser_cifar10) fine-tuned in the class activation feature space \
 of a ResNet-50, in front of it." \
+    --command "DATA=DIR RUNS=RUNS bash training/recipes/cafd_resnet50_cifar10.sh" \
+    --command "RUNS=RUNS bash training/recipes/release_cafd_resnet50_cifar10.sh finetuned" \
     $(results cafd_resnet50_cifar10_ft table2.jsonl whitebox.jsonl embedded.jsonl)
   $PY -m training publish cafd_resnet50_cifar10_ft --export-dir "$EXPORT" --mirror-root hub --prune
 }
