@@ -113,3 +113,25 @@ def test_a_classifier_run_can_be_one_of_its_kept_epochs(tmp_path):
     assert classifier_weights(kept) == kept
     with pytest.raises(FileNotFoundError, match="neither a folder nor a zoo release"):
         classifier_weights(tmp_path / "run" / "epochs" / "epoch_008.safetensors")
+
+
+@pytest.mark.parametrize("module, function, argv, result", [
+    ("training.classifier.train", "train_classifier",
+     ["train-classifier", "--config", "training/configs/resnet20_cifar10_short.yaml", "--data", "D", "--out", "R"],
+     {"stopped_at_step": 3}),
+    ("training.crafting.craft_shards", "craft_shards",
+     ["craft-cafa", "--classifier-run", "{tmp}", "--classifier-config", "training/configs/resnet20_cifar10_short.yaml",
+      "--data", "D", "--out", "O"], {"stopped": True, "crafted_shards": 1, "num_shards": 50}),
+])
+def test_a_command_stopped_on_request_exits_75_so_a_recipe_stops_there_too(module, function, argv, result, tmp_path,
+                                                                           monkeypatch, capsys):
+    """A SIGTERM'd trainer checkpoints and returns; exit 0 would let `set -e` start the recipe's next step (hours)
+    on unfinished work."""
+    import importlib
+
+    from training.__main__ import main as training_main
+
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(importlib.import_module(module), function, lambda *a, **k: result)
+    assert training_main([a.format(tmp=tmp_path) for a in argv]) == 75
+    assert "stopped" in capsys.readouterr().out

@@ -5,6 +5,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..engine.stop_signal import STOPPED_EXIT
 from ..options import add
 
 
@@ -18,6 +19,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
               f"{result['steps']} steps, {result['wall_seconds']:.0f} s; weights in {args.out}/model.safetensors")
     elif "stopped_at_step" in result:
         print(f"stopped at step {result['stopped_at_step']}; continue with the same command plus --resume")
+        return STOPPED_EXIT
     return 0
 
 

@@ -25,6 +25,7 @@ from cafd_zoo.metrics_log import MetricsLog, read_metrics
 from cafd_zoo.models import create_model
 from cafd_zoo.precision import autocast, resolve_precision
 
+from ..engine.atomic_files import staged, write_text_atomic
 from ..engine.checkpoint import save_checkpoint, training_state
 from ..engine.distributed import World, joined_world
 from ..engine.epoch_loop import run_epochs, start_or_resume
@@ -190,8 +191,9 @@ def _train_classifier(world: World, config: ClassifierConfig, out: Path, data_ro
             result["train_pgd10_accuracy"] = probes
             result["best_probe_epoch"] = 1 + max(range(len(probes)), key=probes.__getitem__)
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, str(out / "model.safetensors"), metadata={"architecture": config.architecture})
-        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        with staged(out / "model.safetensors") as partial:
+            save_file(weights, str(partial), metadata={"architecture": config.architecture})
+        write_text_atomic(out / "result.json", json.dumps(result, indent=2) + "\n")  # last: the run is finished
         if log is not None:
             log.log(step=step, final_test_accuracy=result["test_accuracy"])
             log.close()

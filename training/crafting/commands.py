@@ -6,6 +6,7 @@ from typing import Any
 
 from cafd_zoo.cli_options import one
 
+from ..engine.stop_signal import STOPPED_EXIT
 from ..options import add
 
 SHARED = ("--classifier-run", "--classifier-config", "--data", "--out", "--shard-size", "--batch-size", "--limit",
@@ -34,6 +35,7 @@ def _craft(args: argparse.Namespace) -> int:
                           device=args.device, attack=attack)
     if result["stopped"]:
         print(f"stopped after {result['crafted_shards']} new shard(s); run the same command again to continue")
+        return STOPPED_EXIT
     else:
         print(f"{args.out}: all {result['num_shards']} shards present ({result['crafted_shards']} crafted now)")
     return 0

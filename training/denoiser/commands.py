@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..engine.stop_signal import STOPPED_EXIT
 from ..options import add
 
 RUN = ("--config", "--classifier-run", "--classifier-config", "--cafa-dir", "--data", "--out", "--resume", "--device")
@@ -23,6 +24,7 @@ def _train_denoiser(args: argparse.Namespace) -> int:
                             init_denoiser=getattr(args, "init", None))
     if "stopped_at_step" in result:
         print(f"stopped at step {result['stopped_at_step']}; continue with the same command plus --resume")
+        return STOPPED_EXIT
     elif "wall_seconds" in result:  # the main process's result
         print(f"{result['steps']} steps, {result['wall_seconds']:.0f} s; probe accuracy {result['probe_accuracy']}; "
               f"weights in {args.out}/denoiser.safetensors")

@@ -48,6 +48,7 @@ from cafd_zoo.precision import autocast, resolve_precision
 
 from ..classifier.config import ClassifierConfig, config_dict
 from ..classifier.train import build_classifier
+from ..engine.atomic_files import write_text_atomic
 from ..engine.checkpoint import save_checkpoint, training_state
 from ..engine.distributed import World, joined_world
 from ..engine.epoch_loop import run_epochs, start_or_resume
@@ -266,7 +267,7 @@ def _train_denoiser(world: World, config: DenoiserConfig, out: Path, data_root: 
         save_canonical(weights, out / WEIGHTS, {"architecture": denoiser_architecture(config),
                                                 "architecture_args": denoiser_args(config),
                                                 "classifier_sha256": classifier_sha256, "clamp": config.clamp})
-        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(out / "result.json", json.dumps(result, indent=2) + "\n")  # last: the run is finished
         if log is not None:
             log.log(step=step, final_probe_accuracy=result["probe_accuracy"])
             log.close()

@@ -13,6 +13,10 @@ from collections.abc import Iterable
 from types import FrameType, TracebackType
 from typing import Any
 
+STOPPED_EXIT = 75
+"""The exit status of a command that stopped on request, its work checkpointed (EX_TEMPFAIL: run it again). Not 0,
+so a recipe under ``set -e`` stops there too instead of starting its next step, hours long, on unfinished work."""
+
 
 class StopOnSignal:
     """``with StopOnSignal() as stop:`` ... ``if stop.requested: checkpoint; break``.
