@@ -25,8 +25,7 @@ def test_finds_a_near_minimal_perturbation_of_a_linear_classifier():
     with torch.no_grad():
         assert (model(x_adv).argmax(1) != labels).all()
     found = (x_adv - x).flatten(1).norm(dim=1)
-    exact = margin / direction.norm()  # the nearest point of the boundary
-    with_confidence = (margin + 1.0) / direction.norm()  # the nearest point kappa = 1 past it
+    with_confidence = (margin + 1.0) / direction.norm()  # the nearest point kappa = 1 past the boundary
     assert (found >= with_confidence * (1 - 1e-3)).all() and (found <= with_confidence * 1.2).all()
 
 
