@@ -19,7 +19,9 @@ def summarize(results: str | Path, release: str, *, first: int | None = None) ->
     images (what one evaluation run covered, in a file that also holds a larger one)."""
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in read_metrics(results):
-        if r.get("release") != release or (first is not None and r["first_index"] + r["n"] > first):
+        if r.get("release") != release or "clean_errors" not in r:  # not an evaluate cell (a sweep point)
+            continue
+        if first is not None and r["first_index"] + r["n"] > first:
             continue
         images, seed, precision = r.get("images", "test"), r.get("seed"), r.get("precision")
         key = (r["attack"], r["threat_model"], json.dumps(r["params"], sort_keys=True), seed, precision, images)

@@ -154,8 +154,11 @@ def test_report_refuses_a_file_evaluate_did_not_write_with_one_line(tmp_path, ca
     sweep.write_text(json.dumps({"release": "m", "attack": "pgd_n", "threat_model": "whitebox", "n": 4, "errors": 4,
                                  "params": {}, "eps": 8 / 255, "steps": 20}) + "\n")
     assert training_main(["report", str(sweep)]) == 1
-    assert f"{sweep}:1 is not an `evaluate` result (no clean_errors): report renders evaluate's files; a sweep's go " \
-           "to `figure 6`" in capsys.readouterr().err
+    assert f"{sweep} holds no `evaluate` result (line 1 has no clean_errors): report renders evaluate's files; a " \
+           "sweep's go to `figure 6`" in capsys.readouterr().err
+    with sweep.open("a") as f:  # beside an evaluate cell, a sweep point is skipped
+        f.write(json.dumps(cell("m", "pgd_n", "oblivious", 0, 2, 1)) + "\n")
+    assert training_main(["report", str(sweep)]) == 0
     (tmp_path / "empty.jsonl").write_text("")
     assert training_main(["report", str(tmp_path / "empty.jsonl")]) == 1
     assert "holds no results" in capsys.readouterr().err

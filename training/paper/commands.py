@@ -65,18 +65,18 @@ EVALUATION_FIELDS = ("release", "attack", "threat_model", "n", "errors", "clean_
 
 def check_evaluation_results(path: str | Path) -> None:
     """``report`` reads what ``evaluate`` writes: any other JSON-lines file (a sweep, a training log) gets one
-    error that names what it lacks and where it belongs, not a KeyError from deep inside a table."""
+    error that names what it lacks and where it belongs, not a KeyError from deep inside a table. A file of
+    evaluate's with a few other rows beside (sweep points) is fine: the tables skip them."""
     from cafd_zoo.metrics_log import read_metrics
 
     rows = read_metrics(path)
     if not rows:
         raise ValueError(f"{path} holds no results: run `evaluate --out {path}` first")
-    for number, row in enumerate(rows, 1):
-        missing = [f for f in EVALUATION_FIELDS if f not in row]
-        if missing:
-            raise ValueError(f"{path}:{number} is not an `evaluate` result (no {', '.join(missing)}): report renders "
-                             "evaluate's files; a sweep's go to `figure 6`, caf-distance's to `figure 3`, a training "
-                             "log's to `figure curve`")
+    if not any(all(f in row for f in EVALUATION_FIELDS) for row in rows):  # rows of other kinds beside them are skipped
+        missing = [f for f in EVALUATION_FIELDS if f not in rows[0]]
+        raise ValueError(f"{path} holds no `evaluate` result (line 1 has no {', '.join(missing)}): report renders "
+                         "evaluate's files; a sweep's go to `figure 6`, caf-distance's to `figure 3`, a training "
+                         "log's to `figure curve`")
 
 
 def _report(args: argparse.Namespace) -> int:
