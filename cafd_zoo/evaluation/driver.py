@@ -53,11 +53,6 @@ def release_rows(results: Path, release: str) -> list[dict[str, Any]]:
     return [r for r in read_metrics(results) if r.get("release") == release]
 
 
-def done_cells(results: Path, release: str) -> set[Cell]:
-    """The cells of ``release`` already in ``results``: what ``--resume`` skips."""
-    return {cell_key(r) for r in release_rows(results, release)}
-
-
 def check_same_weights(finished: list[dict[str, Any]], fingerprint: str, release: str) -> None:
     """A resumed row of ``release`` measured on other weights (a retrained run in the same folder) would be summed
     with this run's as one measurement: refuse it. Rows written before fingerprints were recorded pass."""

@@ -32,8 +32,8 @@ def summarize(results: str | Path, release: str, *, first: int | None = None) ->
         row["errors"] += r["errors"]
         row["clean_errors"] += r["clean_errors"]
         row["seconds"] += r["seconds"]
-        # stage counts describe the attacked model: not the judged one of an oblivious or gray-box row (files
-        # written before the driver dropped them there still hold the bare classifier's)
+        # stage counts describe the attacked model, which an oblivious or gray-box row does not judge (the driver
+        # records them on every row the crafting served: see ATTACKED_IS_JUDGED)
         own = r["threat_model"] in ATTACKED_IS_JUDGED
         row["shard_stages"].append((r.get("attack_measured") or {}).get("robust_after") if own else None)
     for row in cells.values():

@@ -58,11 +58,9 @@ def epoch_weights_path(out: Path, epoch: int) -> Path:
 
 def save_epoch_weights(model: torch.nn.Module, out: Path, epoch: int, architecture: str) -> Path:
     """``out/epochs/epoch_NNN.safetensors``: the weights at the end of epoch ``epoch`` (1-based), written
-    atomically, so the last epoch before a collapse can be exported instead of the final one."""
+    atomically (save_canonical), so the last epoch before a collapse can be exported instead of the final one."""
     path = epoch_weights_path(out, epoch)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    save_canonical({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, partial,
+    save_canonical({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, path,
                    {"architecture": architecture, "epoch": epoch})
-    partial.replace(path)
     return path
