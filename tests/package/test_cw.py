@@ -51,3 +51,22 @@ def test_failures_come_back_unchanged_and_the_model_is_left_alone(tiny_net, imag
     assert tiny_net.training and all(p.grad is None for p in tiny_net.parameters())
     with pytest.raises(ValueError, match="binary_search_steps"):
         carlini_wagner_l2(tiny_net, images, labels, binary_search_steps=0)
+
+
+def test_early_abort_saves_iterations_and_keeps_the_examples():
+    """advertorch's rule, as the paper ran it: a search step stops once its loss stops falling."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    x = 0.25 + 0.5 * torch.rand(8, 3, 32, 32)
+    labels = model(x).argmax(1)
+    found = {}
+    for abort in (False, True):
+        calls.clear()
+        x_adv = carlini_wagner_l2(model, x, labels, max_iterations=100, abort_early=abort)
+        with torch.no_grad():
+            assert (cw_margin(model(x_adv), labels) < -1.0).all()
+        found[abort] = ((x_adv - x).flatten(1).norm(dim=1), len(calls) - 1)
+    assert found[False][1] == 4 * 100 and found[True][1] < 4 * 100
+    assert torch.allclose(found[True][0], found[False][0], rtol=0.05)

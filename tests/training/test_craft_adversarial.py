@@ -71,7 +71,8 @@ def test_cw_l2_shards_record_their_parameters_and_fool_the_classifier(setup):
     craft(setup, "cw", cw, limit=12)
     _, adversarial, provenance = read_cafa_set(setup / "cw")
     assert provenance["attack"] == "cw_l2" and provenance["attack_params"] == {
-        "confidence": 0.0, "initial_const": 10.0, "binary_search_steps": 1, "max_iterations": 5, "learning_rate": 0.1}
+        "confidence": 0.0, "initial_const": 10.0, "binary_search_steps": 1, "max_iterations": 5, "learning_rate": 0.1,
+        "abort_early": True}
     model = create_model("resnet20").eval()
     model.load_state_dict(load_file(str(setup / "clf" / "model.safetensors")))
     natural, labels = load_cifar10(setup / "data", "train", check_md5=False).batch(torch.arange(12))

@@ -31,7 +31,7 @@ ATTACKS = ("cafa", "cw_l2", "pgd")
 REGISTERED = {"cafa": "cafa", "cw_l2": "cw_l2", "pgd": "pgd_n"}  # each one's name in cafd_zoo.attacks
 PGD_DEFAULTS = {"eps": 8 / 255, "steps": 20, "step_size": 2 / 255, "random_start": True}  # the paper's PGD-20
 CW_DEFAULTS = {"confidence": 1.0, "initial_const": 1.0, "binary_search_steps": 4, "max_iterations": 100,
-               "learning_rate": 0.01}  # cafd_zoo.attacks.cw's defaults, the paper's code's
+               "learning_rate": 0.01, "abort_early": True}  # cafd_zoo.attacks.cw's defaults, the paper's code's
 
 
 @dataclass(frozen=True)
