@@ -61,6 +61,8 @@ OPTIONS: dict[str, Option] = {
                          "the quality"),
     "--surrogate-denoiser": Option("graybox's surrogate: a zoo release with a denoiser, or (python -m training) a "
                                    "train-denoiser --out folder or its denoiser.safetensors"),
+    "--source-classifier": Option("transfer's source: a zoo classifier release the attack is crafted on (e.g. "
+                                  "vgg19_cifar10, the standard model an adversarially trained one replaces)"),
     "--release": Option("a release name: the one recorded in results, exported, or shown"),
     "--data": Option("the data set folder (CIFAR-10: holds cifar-10-batches-bin/ or -py/; SVHN: *_32x32.mat)"),
     "--embedded": Option("the embedded first 1,000 CIFAR-10 test images instead of --data (export-defended: the "
@@ -70,7 +72,8 @@ OPTIONS: dict[str, Option] = {
     "--attacks": Option("attacks by registered name, comma-separated (cafd_zoo.attacks.list_attacks())",
                         {"type": names}),
     "--attack": Option("one attack by name", {}),
-    "--threat": Option("threat models, comma-separated: bare, oblivious, bpda, whitebox, graybox", {"type": names}),
+    "--threat": Option("threat models, comma-separated: bare, oblivious, bpda, whitebox, graybox, transfer",
+                       {"type": names}),
     "--eps": Option("L-inf budget(s) in units of 1/255, comma-separated where the command takes several",
                     {"type": budgets_255}),
     "--steps": Option("attack steps (iterations for CW-L2, STA, FWA), comma-separated where the command sweeps them; "

@@ -11,7 +11,7 @@ from typing import Any
 from .evaluation.params import attacks_with_several_steps, recorded_steps
 
 COLUMNS = {"bare": "classifier alone", "oblivious": "oblivious", "bpda": "BPDA", "whitebox": "white-box",
-           "graybox": "gray-box"}
+           "graybox": "gray-box", "transfer": "transfer"}
 
 
 def on_embedded_sample(metric: dict[str, Any]) -> bool:
@@ -31,7 +31,10 @@ def largest_clean(metrics: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[
 
 
 def column(metric: dict[str, Any]) -> str:
-    """The column of an attack metric: the bare classifier attacked directly is "bare", whatever else it says."""
+    """The column of an attack metric: the bare classifier attacked directly is "bare", whatever else it says; one
+    crafted on another classifier is "transfer", whichever model it judged."""
+    if metric["threat_model"] == "transfer":
+        return "transfer"
     return "bare" if metric.get("target") == "classifier" else metric["threat_model"]
 
 

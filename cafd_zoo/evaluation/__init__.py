@@ -13,8 +13,10 @@ from .sanity_checks import format_checks, sanity_checks
 from .summary import format_summary, summarize
 from .surrogate import Surrogate, release_surrogate, surrogate_for
 from .threat_models import THREAT_MODELS, attack_target, judged_model
+from .transfer_source import TransferSource, release_source
 
-__all__ = ["ATTACKS", "BPDADefendedClassifier", "EOTClassifier", "Surrogate", "THREAT_MODELS", "attack_target",
-           "count_errors", "evaluate", "format_checks", "format_summary", "format_sweep", "judged_model",
-           "pgd_step_size", "random_generators", "release_surrogate", "run_evaluation", "sanity_checks", "summarize",
-           "surrogate_for", "sweep", "sweep_checks", "sweep_points", "with_eot"]
+__all__ = ["ATTACKS", "BPDADefendedClassifier", "EOTClassifier", "Surrogate", "THREAT_MODELS", "TransferSource",
+           "attack_target", "count_errors", "evaluate", "format_checks", "format_summary", "format_sweep",
+           "judged_model", "pgd_step_size", "random_generators", "release_source", "release_surrogate",
+           "run_evaluation", "sanity_checks", "summarize", "surrogate_for", "sweep", "sweep_checks", "sweep_points",
+           "with_eot"]

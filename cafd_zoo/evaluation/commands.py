@@ -16,13 +16,14 @@ from .budget_sweep import format_sweep, sweep, sweep_checks, sweep_points
 from .driver import run_evaluation
 from .summary import format_summary
 from .surrogate import Surrogate, release_surrogate
+from .transfer_source import TransferSource, release_source
 
 EVALUATE_DESCRIPTION = (
     "Attack a defended model on the first --n test images under each threat model: bare (the classifier alone), "
     "oblivious (crafted on the bare classifier, judged through the denoiser), bpda (purifier backward = identity), "
     "whitebox (end to end), graybox (crafted on --surrogate-denoiser in front of the same classifier, judged on the "
-    "real defense). One JSON line per cell (attack and its parameters, threat model, shard) in --out; --resume skips "
-    "finished cells.")
+    "real defense), transfer (crafted on --source-classifier, judged on the model: the paper's AT row). One JSON "
+    "line per cell (attack and its parameters, threat model, shard) in --out; --resume skips finished cells.")
 SWEEP_DESCRIPTION = (
     "Attack each threat model at several budgets (every --eps at the base steps, every --steps at the base eps) on "
     "the first --n test images, one JSON line per point and threat model (a rerun skips finished points; bare and "
@@ -34,11 +35,11 @@ DATA_FLAGS = ("--release", "--data", "--embedded", "--seed", "--batch-size", "--
 
 def add_evaluate_options(p: argparse.ArgumentParser) -> None:
     """The options of every evaluate command, whatever builds the model."""
-    add_options(p, OPTIONS, *DATA_FLAGS, "--attacks", "--eps", "--threat", "--surrogate-denoiser", "--eot", "--n",
-                "--steps", "--shard-size", "--out", "--resume", "--cache", seed={"default": 0},
-                batch_size={"default": 250}, precision={"default": "auto"}, attacks={"default": "pgd_n,cafa"},
-                eps={"default": "8"}, threat={"default": "oblivious,whitebox"}, eot={"default": 1},
-                n={"default": 1000}, shard_size={"default": 500}, out={"required": True})
+    add_options(p, OPTIONS, *DATA_FLAGS, "--attacks", "--eps", "--threat", "--surrogate-denoiser",
+                "--source-classifier", "--eot", "--n", "--steps", "--shard-size", "--out", "--resume", "--cache",
+                seed={"default": 0}, batch_size={"default": 250}, precision={"default": "auto"},
+                attacks={"default": "pgd_n,cafa"}, eps={"default": "8"}, threat={"default": "oblivious,whitebox"},
+                eot={"default": 1}, n={"default": 1000}, shard_size={"default": 500}, out={"required": True})
 
 
 def add_sweep_options(p: argparse.ArgumentParser) -> None:
@@ -67,8 +68,9 @@ def evaluation_data(args: argparse.Namespace, dataset: str, **loader: Any) -> Im
 def defend(classifier: nn.Module, denoiser: nn.Module | None, threats: list[str]) -> DefendedClassifier:
     """``denoiser`` in front of ``classifier``; with none, only the bare threat model makes sense."""
     if denoiser is None:
-        if set(threats) != {"bare"}:
-            raise ValueError("without --denoiser or --purifier there is only the bare classifier: use --threat bare")
+        if not set(threats) <= {"bare", "transfer"}:
+            raise ValueError("without --denoiser or --purifier there is only the bare classifier: use --threat bare "
+                             "(or transfer, with --source-classifier)")
         denoiser = ZeroResidual()
     device = next(classifier.parameters()).device
     return DefendedClassifier(denoiser.to(device), classifier)
@@ -89,14 +91,21 @@ def release_model(args: argparse.Namespace, threats: list[str]) -> tuple[Defende
     return defend(model, denoiser, threats), args.release or args.model + (f"+{purifier}" if purifier else ""), dataset
 
 
+def transfer_source(args: argparse.Namespace, dataset: str) -> TransferSource | None:
+    """``--source-classifier``, loaded verified on the evaluation's device, or None."""
+    if not args.source_classifier:
+        return None
+    return release_source(args.source_classifier, evaluation_device(args), dataset=dataset)
+
+
 def run_evaluate(args: argparse.Namespace, model: DefendedClassifier, release: str, data: ImageSet,
-                 surrogate: Surrogate | None) -> int:
+                 surrogate: Surrogate | None, source: TransferSource | None = None) -> int:
     """``evaluate`` on a built model: run the cells, print the table and its sanity checks."""
     rows = run_evaluation(model, release, data, args.out, attacks=args.attacks, threats=args.threat, n=args.n,
                           shard_size=args.shard_size, batch_size=args.batch_size, steps=one(args.steps, "--steps"),
                           seed=args.seed, eps=one(args.eps, "--eps"), precision=args.precision, resume=args.resume,
                           surrogate=surrogate, eot=args.eot, images="embedded" if args.embedded else "test",
-                          cache_dir=args.cache)
+                          cache_dir=args.cache, source=source)
     print(format_summary(rows, release))
     return 0
 
@@ -118,7 +127,8 @@ def run_sweep(args: argparse.Namespace, model: DefendedClassifier, release: str,
 def _cafd_evaluate(args: argparse.Namespace) -> int:
     model, release, dataset = release_model(args, args.threat)
     surrogate = release_surrogate(args.surrogate_denoiser, model) if args.surrogate_denoiser else None
-    return run_evaluate(args, model, release, evaluation_data(args, dataset), surrogate)
+    return run_evaluate(args, model, release, evaluation_data(args, dataset), surrogate,
+                        transfer_source(args, dataset))
 
 
 def _cafd_sweep(args: argparse.Namespace) -> int:

@@ -4,8 +4,8 @@ The evaluation subset is fixed and recorded: the first ``n`` test images. Work i
 of ``shard_size`` images; each finished cell (an attack with its exact parameters, a threat model, a seed, an image
 source and a shard's range of images) is one line of the results file, so ``--resume`` skips what is done, a killed
 evaluation loses at most one shard, and one file can hold variants of an attack (PGD-10 and PGD-20) side by side.
-Gray-box rows name their surrogate in ``params``; every row records ``eot``, the number of random draws
-of the defense each attack gradient averaged (1 for a deterministic target).
+Gray-box rows name their surrogate in ``params``, transfer rows their source classifier; every row records
+``eot``, the number of random draws of the defense each attack gradient averaged (1 for a deterministic target).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .threat_models import attack_target, judged_model
 
 if TYPE_CHECKING:
     from .surrogate import Surrogate
+    from .transfer_source import TransferSource
 
 ATTACKS = ("none", "pgd_n", "pgd_t", "cafa", "ti_dim", "ddn", "cw_l2", "autoattack", "square", "roa", "sta", "sta_t",
            "fwa")
@@ -88,14 +89,14 @@ def check_same_shards(finished: set[Cell], planned: set[Cell]) -> None:
                              "--shard-size of that run, or use another --out")
 
 
-def threats_by_target(threats: Iterable[str], model: DefendedClassifier,
-                      surrogate: DefendedClassifier | None = None) -> list[tuple[torch.nn.Module, list[str]]]:
+def threats_by_target(threats: Iterable[str], model: DefendedClassifier, surrogate: DefendedClassifier | None = None,
+                      source: torch.nn.Module | None = None) -> list[tuple[torch.nn.Module, list[str]]]:
     """Threat models grouped by the model the attack runs on, in the order given: ``bare`` and
     ``oblivious`` both attack the bare classifier, so their adversarial examples are crafted once and
     judged twice (the seeds are the same, so the examples would be identical anyway)."""
     groups: list[tuple[torch.nn.Module, list[str]]] = []
     for threat in threats:
-        target = attack_target(threat, model, surrogate)
+        target = attack_target(threat, model, surrogate, source)
         for known, group in groups:
             if known is target:
                 group.append(threat)
@@ -171,14 +172,17 @@ def run_evaluation(
     eot: int = 1,
     images: str = "test",
     cache_dir: str | Path | None = None,
+    source: TransferSource | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (attack, threat) on the first ``n`` images of ``data``; append cells to ``results``; return a summary.
-    ``graybox`` crafts on ``surrogate`` (:mod:`cafd_zoo.evaluation.surrogate`); with ``eot`` > 1 every attack on a
+    ``graybox`` crafts on ``surrogate`` (:mod:`cafd_zoo.evaluation.surrogate`), ``transfer`` on ``source``
+    (:mod:`cafd_zoo.evaluation.transfer_source`); with ``eot`` > 1 every attack on a
     randomised target follows the mean over ``eot`` draws (:class:`cafd_zoo.evaluation.EOTClassifier`), while the
     clean and final judgements stay one draw, as deployed. ``images`` names the image source in each row
     ("test": a data set's test split; "embedded": the package's sample), so a recorded command can name it too.
-    ``cache_dir`` keeps what is crafted on the bare classifier (bare, oblivious) for every later evaluation of a
-    defense in front of the same classifier (:mod:`cafd_zoo.evaluation.adversarial_cache`); the rows are the same."""
+    ``cache_dir`` keeps what is crafted on a bare classifier (bare, oblivious, transfer's source) for every later
+    evaluation of a defense in front of the same classifier (:mod:`cafd_zoo.evaluation.adversarial_cache`); the rows
+    are the same."""
     attacks, threats = list(dict.fromkeys(attacks)), list(dict.fromkeys(threats))  # a name twice: one measurement
     if "graybox" in threats and surrogate is None:
         raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
@@ -186,6 +190,12 @@ def run_evaluation(
                          "zoo release with a denoiser; train one with training/configs/denoiser/*_surrogate.yaml)")
     if surrogate is not None and "graybox" not in threats:
         raise ValueError("--surrogate-denoiser is used only by --threat graybox: add graybox to --threat, or drop it")
+    if "transfer" in threats and source is None:
+        raise ValueError("--threat transfer crafts the attack on another classifier: pass --source-classifier with "
+                         "a zoo classifier release (e.g. vgg19_cifar10, the standard model an adversarially trained "
+                         "one replaces)")
+    if source is not None and "transfer" not in threats:
+        raise ValueError("--source-classifier is used only by --threat transfer: add transfer to --threat, or drop it")
     if eot < 1:
         raise ValueError(f"--eot is a number of random draws, at least 1; got {eot}")
     if eot > 1 and not random_generators(model):
@@ -203,18 +213,22 @@ def run_evaluation(
     to_attack_layout(model.eval(), prec, device)
     if surrogate is not None:
         to_attack_layout(surrogate.model.eval(), prec, device)
+    if source is not None:
+        to_attack_layout(source.model.eval(), prec, device)
     sample = data.subset(n)
     finished = {cell_key(r) for r in earlier}
     commit, measured_on = code_commit(), machine(device)
     with MetricsLog(results) as log:
         for attack_name in attacks:
             attack = build_attack(attack_name, eps=eps, steps=steps, seed=seed)
-            for target, group in threats_by_target(threats, model, surrogate.model if surrogate else None):
+            for target, group in threats_by_target(threats, model, surrogate.model if surrogate else None,
+                                                   source.model if source else None):
                 judges = {threat: judged_model(threat, model) for threat in group}
                 draws = eot if random_generators(target) else 1
-                params = {threat: _row_params(attack, draws, threat, surrogate) for threat in group}
+                params = {threat: _row_params(attack, draws, threat, surrogate, source) for threat in group}
                 cache = None
-                if cache_dir is not None and target is model.classifier and draws == 1:
+                bare_target = target is model.classifier or (source is not None and target is source.model)
+                if cache_dir is not None and bare_target and draws == 1:
                     cache = AdversarialCache(cache_dir, target, attack_name, attack.params, prec, device,
                                              revision=attack.entry.revision, library=attack.entry.library)
                 shards = [(start, min(shard_size, n - start)) for start in range(0, n, shard_size)]
@@ -250,10 +264,13 @@ def run_evaluation(
     return summarize(results, release, first=n)
 
 
-def _row_params(attack: Attack, draws: int, threat: str, surrogate: Surrogate | None) -> dict[str, Any]:
+def _row_params(attack: Attack, draws: int, threat: str, surrogate: Surrogate | None,
+                source: TransferSource | None = None) -> dict[str, Any]:
     params = {**attack.params, "eot": draws}
     if threat == "graybox":
         params["surrogate"] = surrogate.identity  # type: ignore[union-attr]
+    if threat == "transfer":
+        params["source"] = source.identity  # type: ignore[union-attr]
     return params
 
 

@@ -12,8 +12,8 @@ GRADIENT_ATTACKS = ("pgd_n", "ti_dim")  # untargeted L-inf attacks that follow t
 
 
 def _comparable(params: dict[str, Any]) -> str:
-    """An attack's budget without what a threat model adds (EOT draws, the gray-box surrogate)."""
-    return json.dumps({k: v for k, v in params.items() if k not in ("eot", "surrogate")}, sort_keys=True)
+    """An attack's budget without what a threat model adds (EOT draws, the gray-box surrogate, transfer's source)."""
+    return json.dumps({k: v for k, v in params.items() if k not in ("eot", "surrogate", "source")}, sort_keys=True)
 
 
 def _images(row: dict[str, Any]) -> str:

@@ -90,3 +90,32 @@ def test_a_batch_crafted_by_another_version_of_the_attacks_library_is_crafted_ag
     assert AdversarialCache(*args, library="pyautoattack", revision=1).path(x, y, 0) != \
         AdversarialCache(*args, library="pyautoattack").path(x, y, 0)  # a revised attack: another file
     assert AdversarialCache(*args, revision=0).path(x, y, 0) == AdversarialCache(*args).path(x, y, 0)
+
+
+def test_a_transfer_row_is_judged_on_what_the_oblivious_rows_crafted_on_its_source(tmp_path):
+    """Table 1's AT row: crafted on the standard classifier (the source), judged on another model; with the cache,
+    the examples every oblivious row crafted on that classifier, not new ones."""
+    from cafd_zoo.evaluation import TransferSource
+    from cafd_zoo.evaluation.commands import defend
+
+    released = cafd_zoo.load("cafd_resnet20_cifar10")
+    cache = tmp_path / "cache"
+    first = _evaluate(released, "released", tmp_path / "a.jsonl", cache, threats=("bare", "oblivious"))
+    robust = defend(copy.deepcopy(released.classifier), None, ["transfer"])  # "another" model: the same weights
+    source = TransferSource(released.classifier, {"source": "resnet20_cifar10", "sha256": "ab" * 32})
+    run_evaluation(robust, "robust", embedded_cifar10_sample(), tmp_path / "b.jsonl", attacks=["pgd_n"],
+                   threats=["transfer"], n=8, shard_size=4, batch_size=4, steps=2, precision="fp32", cache_dir=cache,
+                   source=source)
+    rows = {r["shard"]: r for r in read_metrics(tmp_path / "b.jsonl")}
+    for shard, row in rows.items():
+        assert row["threat_model"] == "transfer" and row["params"]["source"] == source.identity
+        assert row["batches_from_cache"] == 1
+        # the same weights judge the examples crafted on them: exactly the bare row
+        assert (row["errors"], row["clean_errors"]) == (first[("bare", shard)]["errors"],
+                                                        first[("bare", shard)]["clean_errors"])
+    with pytest.raises(ValueError, match="--source-classifier"):
+        run_evaluation(robust, "robust", embedded_cifar10_sample(), tmp_path / "c.jsonl", attacks=["pgd_n"],
+                       threats=["transfer"], n=4, steps=2, precision="fp32")
+    with pytest.raises(ValueError, match="only by --threat transfer"):
+        run_evaluation(released, "r", embedded_cifar10_sample(), tmp_path / "d.jsonl", attacks=["pgd_n"],
+                       threats=["oblivious"], n=4, steps=2, precision="fp32", source=source)

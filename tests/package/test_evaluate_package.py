@@ -60,3 +60,18 @@ def test_a_classifier_release_is_evaluated_behind_a_purifier(tmp_path):
                       "--attacks", "pgd_n", "--threat", "oblivious", "--steps", "1", "--precision", "fp32",
                       "--out", str(out)]) == 0
     assert read_metrics(out)[0]["release"] == "resnet20_cifar10+jpeg"
+
+
+def test_a_transfer_row_crafts_on_the_source_classifier_and_names_it(tmp_path, capsys):
+    """Table 1's AT row: the attacker crafts on the standard classifier release, the evaluated model is judged."""
+    out = tmp_path / "transfer.jsonl"
+    argv = ["evaluate", "--model", "resnet20_cifar10", "--embedded", "--n", "4", "--attacks", "pgd_n", "--steps", "1",
+            "--batch-size", "4", "--precision", "fp32", "--out", str(out)]
+    assert cafd_main(argv + ["--threat", "bare,transfer", "--source-classifier", "resnet20_cifar10"]) == 0
+    bare, transfer = read_metrics(out)
+    assert transfer["threat_model"] == "transfer" and transfer["params"]["source"]["source"] == "resnet20_cifar10"
+    assert transfer["errors"] == bare["errors"]  # crafted on the very same weights, with the same seeds
+    assert cafd_main(argv + ["--threat", "transfer", "--source-classifier", RELEASE, "--resume"]) == 1
+    assert "takes a classifier release" in capsys.readouterr().err
+    assert cafd_main(argv + ["--threat", "transfer", "--resume"]) == 1
+    assert "--source-classifier" in capsys.readouterr().err

@@ -46,7 +46,11 @@ def test_who_is_attacked_and_who_is_judged(defended, tiny_dunet, tiny_net):
         attack_target("graybox", defended)
     with pytest.raises(ValueError, match="unknown threat model"):
         judged_model("adaptive", defended)
-    assert set(THREAT_MODELS) == {"bare", "oblivious", "bpda", "whitebox", "graybox"}
+    other = torch.nn.Linear(1, 1)
+    assert attack_target("transfer", defended, source=other) is other and judged_model("transfer", defended) is defended
+    with pytest.raises(ValueError, match="needs a source classifier"):
+        attack_target("transfer", defended)
+    assert set(THREAT_MODELS) == {"bare", "oblivious", "bpda", "whitebox", "graybox", "transfer"}
 
 
 def test_cafa_attacks_the_class_activation_features_seen_through_the_denoiser(defended, images):

@@ -138,6 +138,8 @@ def test_each_metric_command_carries_what_reproduces_its_row():
     assert "--eot" not in command("pgd_n", eot=1) and "--eot 4" in command("pgd_n", "bpda", eot=4)
     graybox = command("pgd_n", "graybox", surrogate={"source": "runs/dunet16_surrogate", "sha256": "ab"})
     assert "--threat graybox" in graybox and "--surrogate-denoiser runs/dunet16_surrogate" in graybox
+    transfer = command("pgd_n", "transfer", source={"source": "vgg19_cifar10", "sha256": "ab"})
+    assert "--threat transfer" in transfer and "--source-classifier vgg19_cifar10" in transfer
 
 
 def test_the_clean_metric_is_the_one_of_most_images_and_rows_name_the_images_they_ran_on(chain):

@@ -110,3 +110,29 @@ def test_several_results_files_give_one_clean_error_per_image_source(stored, cap
     clean = [(m["n"], "--embedded" in m["command"]) for m in metrics if m["threat_model"] == "clean"]
     assert sorted(clean) == [(50, True), (500, False)]  # not the 100-image one
     assert sorted(m["n"] for m in metrics if m["attack"] == "pgd_n") == [50, 100, 500]
+
+
+def test_a_classifier_attacked_by_transfer_keeps_its_metrics_on_the_classifier():
+    """The AT row of Table 1: crafted on the standard VGG-19, judged on the robust classifier itself (no defense in
+    front), so its transfer metrics, like its bare ones, describe the classifier, and its clean error is one."""
+    from cafd_zoo.metrics_table import headline, metrics_table
+    from training.release.result_metrics import metrics_from_results
+
+    import tempfile
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in evaluate_rows("at", errors=300).splitlines()]
+    source = {"source": "vgg19_cifar10", "sha256": "ab" * 32}
+    rows += [dict(r, threat_model="transfer", params=dict(r["params"], source=source),
+                  errors=r["errors"] // 2, error_rate=r["error_rate"] / 2) for r in rows]
+    with tempfile.TemporaryDirectory() as scratch:
+        results = Path(scratch) / "r.jsonl"
+        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        metrics = metrics_from_results(results, "at", data_flag="--data DIR", machine=None)
+    assert {m["target"] for m in metrics} == {"classifier"}
+    transfer = next(m for m in metrics if m["threat_model"] == "transfer" and m["attack"] == "pgd_n")
+    assert transfer["error_rate"] == 0.3 and "--source-classifier vgg19_cifar10" in transfer["command"]
+    assert sum(m["threat_model"] == "clean" for m in metrics) == 1
+    header = next(line for line in metrics_table(metrics) if line.startswith("attack"))
+    assert "transfer" in header and "classifier alone" in header  # their own columns
+    assert headline(metrics)["pgd20_whitebox"] == 0.6  # the worst case stays the direct attack

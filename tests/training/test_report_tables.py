@@ -203,3 +203,20 @@ def test_the_robust_tables_oblivious_column_of_the_bare_classifier_is_its_own_at
     assert lines[2] == "| model | clean | worst case | PGD-20, oblivious |"
     assert lines[4:] == [f"| {at} | 20.00 (10) | 60.00 (10) | 60.00 (10) |",
                          f"| {cafd} | 30.00 (10) | 40.00 (10) | 40.00 (10) |"]
+
+
+def test_table1_takes_the_at_row_from_its_transfer_cells_beside_the_paper(tmp_path):
+    """Table 1's rows are unseen attacks crafted on the standard VGG-19: for a purifier, oblivious; for the
+    adversarially trained VGG-19, a transfer to it. "oblivious,transfer" takes each release's first one measured."""
+    from training.paper.table1 import table1
+    source = dict(PGD20, source={"source": "vgg19_cifar10", "sha256": "ab" * 32})
+    results = write(tmp_path / "r.jsonl", [
+        cell("cafd_vgg19_cifar10", "pgd_n", "oblivious", 0, 2, 1),
+        cell("at_vgg19_cifar10", "pgd_n", "bare", 0, 5, 2),
+        cell("at_vgg19_cifar10", "pgd_n", "transfer", 0, 3, 2, params=source),
+    ])
+    lines = table1(results, threat="oblivious,transfer", paper=True).splitlines()
+    assert lines[0].startswith("Error rate (%) under the oblivious / transfer threat model")
+    assert lines[4:] == ["| at_vgg19_cifar10 (transfer) | 20.00 | 30.00 |", "| paper: AT (CIFAR-10) | 10.34 | 31.77 |",
+                         "| cafd_vgg19_cifar10 | 10.00 | 20.00 |", "| paper: CAFD (CIFAR-10) | 8.90 | 12.79 |"]
+    assert "at_vgg19_cifar10" not in table1(results)  # oblivious alone: the AT release has no such row

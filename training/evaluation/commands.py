@@ -7,6 +7,7 @@ from typing import Any
 
 from cafd_zoo.evaluation.commands import (
     EVALUATE_DESCRIPTION, SWEEP_DESCRIPTION, add_evaluate_options, add_sweep_options, run_evaluate, run_sweep,
+    transfer_source,
 )
 
 from ..options import add
@@ -16,13 +17,13 @@ MODEL = ("--model", "--purifier", "--classifier-run", "--classifier-config", "--
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    model, release, data = defended_from_runs(args, args.threat)
+    model, release, data, dataset = defended_from_runs(args, args.threat)
     surrogate = load_surrogate(args.surrogate_denoiser, model) if args.surrogate_denoiser else None
-    return run_evaluate(args, model, release, data, surrogate)
+    return run_evaluate(args, model, release, data, surrogate, transfer_source(args, dataset))
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    model, release, data = defended_from_runs(args, args.threat)
+    model, release, data, _ = defended_from_runs(args, args.threat)
     return run_sweep(args, model, release, data)
 
 

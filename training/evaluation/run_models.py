@@ -36,9 +36,10 @@ def load_surrogate(source: str, defended: DefendedClassifier) -> Surrogate:
     return surrogate_for(denoiser, defended, {"source": str(source), "sha256": sha256_of(path)})
 
 
-def defended_from_runs(args: argparse.Namespace, threats: list[str]) -> tuple[DefendedClassifier, str, ImageSet]:
+def defended_from_runs(args: argparse.Namespace,
+                       threats: list[str]) -> tuple[DefendedClassifier, str, ImageSet, str]:
     """What evaluate and sweep attack (``--model``, or ``--classifier-run`` with ``--denoiser`` or ``--purifier``),
-    its release name, and the test data."""
+    its release name, the test data and the data set's name."""
     from cafd_zoo.purifiers import build_purifier
 
     from ..classifier.config import load_config
@@ -46,7 +47,7 @@ def defended_from_runs(args: argparse.Namespace, threats: list[str]) -> tuple[De
 
     if args.model:
         model, release, dataset = release_model(args, threats)
-        return model, release, evaluation_data(args, dataset)
+        return model, release, evaluation_data(args, dataset), dataset
     if not (args.classifier_run and args.classifier_config):
         raise ValueError("give --model NAME, or --classifier-run and --classifier-config (plus --denoiser FILE)")
     config = load_config(args.classifier_config)
@@ -60,4 +61,5 @@ def defended_from_runs(args: argparse.Namespace, threats: list[str]) -> tuple[De
     model = defend(classifier, denoiser, threats)
     defense = Path(args.denoiser).parent.name if args.denoiser else args.purifier
     release = args.release or Path(args.classifier_run).name + (f"+{defense}" if defense else "")
-    return model, release, evaluation_data(args, config.dataset, check_md5=config.check_md5)  # as craft-cafa reads it
+    data = evaluation_data(args, config.dataset, check_md5=config.check_md5)  # as craft-cafa reads it
+    return model, release, data, config.dataset

@@ -99,7 +99,7 @@ def _report(args: argparse.Namespace) -> int:
     elif args.release:
         text = threat_table(args.results[0], args.release)
     else:
-        text = table1(args.results[0], threat=one(args.threat, "--threat") or "oblivious", attacks=args.attacks,
+        text = table1(args.results[0], threat=",".join(args.threat or ["oblivious"]), attacks=args.attacks,
                       paper=args.paper)
     if args.out:
         Path(args.out).write_text(text)
@@ -110,8 +110,9 @@ def _report(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="render evaluation results as Markdown tables like the paper's Tables 1-3",
                        description="Rows: the releases in the results file; columns: attacks; cells: error rate (%) "
-                       "under one threat model, with the clean error beside. --threat: Table 1's one threat model "
-                       "(default oblivious), Table 3's rows (default: every threat model found but bare). --release: "
+                       "under one threat model, with the clean error beside. --threat: Table 1's threat model (default "
+                       "oblivious; several: each release's first one measured, e.g. oblivious,transfer for the AT "
+                       "row), Table 3's rows (default: every threat model found but bare). --release: "
                        "instead, one release's table of attacks x threat models. --attacks: the column order "
                        "(default: every attack found).")
     p.add_argument("results", nargs="+", help="results file(s) written by `evaluate` (tables 2 and 3 take several)")

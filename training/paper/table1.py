@@ -9,9 +9,12 @@ from cafd_zoo.evaluation.params import attacks_with_several_steps, recorded_step
 from cafd_zoo.metrics_log import read_metrics
 
 from .published import table1_row
-from .tables_2_3 import describe
+from .tables_2_3 import TRAINED, describe, name_has
 
 
+# Table 1's threat models: its rows are unseen attacks crafted on the standard target model, which for the AT row is
+# a transfer to the adversarially trained one
+PAPER_SETTINGS = ("oblivious", "transfer")
 # Table 1's columns, left to right
 PAPER_ORDER = ["ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", "fwa"]
 
@@ -19,15 +22,22 @@ PAPER_ORDER = ["ddn", "ti_dim", "pgd_n", "pgd_t", "autoattack", "sta", "sta_t", 
 def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str] | None = None,
            paper: bool = False) -> str:
     """Rows: the releases in ``results``; columns: attacks; cells: error rate (%) under ``threat`` (n in the header).
+    ``threat`` may list several, comma-separated: each release's row is its first one measured, so Table 1's
+    "oblivious,transfer" puts the AT row (crafted on the standard VGG-19, judged on the robust one) beside the
+    purifiers' oblivious rows, named with its threat model.
     The clean column is the clean error measured on the most images; attacks default to the paper's column order,
     then any others; an attack measured with several step counts gets a column per count. With ``paper``, each
     release whose defense and data set the paper's Table 1 has is followed by the paper's row (Table 1 is
     oblivious)."""
     releases = sorted({r["release"] for r in read_metrics(results)})
-    measured = {release: [r for r in summarize(results, release) if r["threat_model"] == threat]
-                for release in releases}
+    wanted = threat.split(",")
+    measured, used = {}, {}
+    for release in releases:
+        rows = summarize(results, release)
+        used[release] = next((t for t in wanted if any(r["threat_model"] == t for r in rows)), wanted[0])
+        measured[release] = [r for r in rows if r["threat_model"] == used[release]]
     several = attacks_with_several_steps(r for found in measured.values() for r in found)
-    rows = {release: one_per_cell(found, lambda r: _variant(r, several), f"{results}, {release} / {threat}")
+    rows = {release: one_per_cell(found, lambda r: _variant(r, several), f"{results}, {release} / {used[release]}")
             for release, found in measured.items()}
     variants = sorted({(r["attack"], recorded_steps(r["params"]) or 0, key) for cells in rows.values()
                        for key, r in cells.items() if r["attack"] != "none"})
@@ -40,7 +50,7 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
     budget = "" if budget == "none" else f", L-inf eps {budget}"
     mixed = len(ns) > 1  # then each cell says its n: a 10,000-image cell and a 1,000-image one are not equally sure
     where = "n test images in brackets" if mixed else f"first n = {ns[0] if ns else 0} test images"
-    lines = [f"Error rate (%) under the {threat} threat model{budget}, {where}",
+    lines = [f"Error rate (%) under the {' / '.join(wanted)} threat model{budget}, {where}",
              "", "| defense | clean | " + " | ".join(attacks) + " |", "|---|---:|" + "---:|" * len(attacks)]
 
     def rate(value: float, n: int) -> str:  # two decimals, as the paper prints: 10,000 images resolve 0.01 point
@@ -51,9 +61,12 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
             continue
         largest = max(cells.values(), key=lambda cell: cell["n"])
         values = [rate(cells[a]["error_rate"], cells[a]["n"]) if a in cells else "-" for a in attacks]
-        lines.append(f"| {release} | {rate(largest['clean_error'], largest['n'])} | " + " | ".join(values) + " |")
+        name = release if used[release] == wanted[0] else f"{release} ({used[release]})"
+        lines.append(f"| {name} | {rate(largest['clean_error'], largest['n'])} | " + " | ".join(values) + " |")
         _, defense, dataset = describe(release)
-        published = table1_row(dataset, defense) if paper and threat == "oblivious" else None
+        if defense == release:  # no purifier in the name: a robust classifier is its own defense (Table 1's AT, DOA)
+            defense = next((label for token, label in TRAINED.items() if name_has(release, token)), defense)
+        published = table1_row(dataset, defense) if paper and used[release] in PAPER_SETTINGS else None
         if published:  # the paper's attacks have one budget each: every variant's column gets its value
             values = [f"{published[base]:.2f}" if (base := a.split(",")[0]) in published else "-" for a in attacks]
             lines.append(f"| paper: {defense} ({dataset}) | {published['none']:.2f} | " + " | ".join(values) + " |")
@@ -61,7 +74,8 @@ def table1(results: str | Path, *, threat: str = "oblivious", attacks: list[str]
 
 
 THREAT_COLUMNS = {"bare": "bare classifier", "oblivious": "CAFD, oblivious", "bpda": "CAFD, BPDA",
-                  "whitebox": "CAFD, full white-box", "graybox": "CAFD, gray-box"}
+                  "whitebox": "CAFD, full white-box", "graybox": "CAFD, gray-box",
+                  "transfer": "crafted on another classifier"}
 
 
 def threat_table(results: str | Path, release: str) -> str:

@@ -19,7 +19,8 @@ from .published import same_steps, table2_row, table3_cell
 
 MISSING = "—"
 THREAT_LABELS = {"bare": "none (bare classifier)", "oblivious": "oblivious", "bpda": "BPDA",
-                 "whitebox": "full white-box", "graybox": "gray-box (surrogate)"}
+                 "whitebox": "full white-box", "graybox": "gray-box (surrogate)",
+                 "transfer": "transfer (crafted on another classifier)"}
 ARCHITECTURES = {"vgg19": "VGG-19", "resnet50": "ResNet-50", "resnet20": "ResNet-20", "wrn28_20": "WRN-28-20",
                  "wrn28_10": "WRN-28-10"}
 DEFENSES = {"cafd_prime": "CAFD′", "cafd": "CAFD", "hgd_prime": "HGD′", "hgd": "HGD", "apeg_prime": "APE-G′",
@@ -77,12 +78,12 @@ def describe(release: str, labels: dict[str, tuple[str, str]] | None = None) -> 
     target_part, _, defense_part = release.partition("+")
     if not defense_part:
         target_part = defense_part = release
-    dataset = next((label for token, label in DATASETS.items() if _has(release, token)), "")
+    dataset = next((label for token, label in DATASETS.items() if name_has(release, token)), "")
     if labels and release in labels:
         return (*labels[release], dataset)
-    target = next((label for token, label in ARCHITECTURES.items() if _has(target_part, token)), target_part)
-    target += "".join(f" ({label})" for token, label in TRAINED.items() if _has(target_part, token))
-    defense = next((label for token, label in DEFENSES.items() if _has(defense_part, token)), defense_part)
+    target = next((label for token, label in ARCHITECTURES.items() if name_has(target_part, token)), target_part)
+    target += "".join(f" ({label})" for token, label in TRAINED.items() if name_has(target_part, token))
+    defense = next((label for token, label in DEFENSES.items() if name_has(defense_part, token)), defense_part)
     return target, defense, dataset
 
 
@@ -107,7 +108,7 @@ def parse_labels(specs: list[str] | None) -> dict[str, tuple[str, str]]:
     return labels
 
 
-def _has(name: str, token: str) -> bool:
+def name_has(name: str, token: str) -> bool:
     return re.search(rf"(^|[_+]){token}(\d*)($|[_+:])", name) is not None
 
 

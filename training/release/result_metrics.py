@@ -16,6 +16,7 @@ THREATS = {  # evaluate's threat model -> (manifest threat model, judged model)
     "bpda": ("bpda", "defended"),
     "whitebox": ("whitebox", "defended"),
     "graybox": ("graybox", "defended"),
+    "transfer": ("transfer", "defended"),  # judged on the classifier where nothing stands in front of it
 }
 
 
@@ -33,6 +34,8 @@ def evaluate_command(release: str, data_flag: str, row: dict[str, Any], seed: in
         parts.append(f"--eot {params['eot']}")
     if "surrogate" in params:
         parts.append(f"--surrogate-denoiser {params['surrogate']['source']}")
+    if "source" in params:
+        parts.append(f"--source-classifier {params['source']['source']}")
     if precision:
         parts.append(f"--precision {precision}")
     return " ".join(parts + ["--out results.jsonl"])
@@ -59,8 +62,11 @@ def metrics_from_results(results: str | Path, release: str, *, data_flag: str,
     if len(commits) == 1 and None not in commits:
         extra["code_commit"] = commits.pop()
     metrics, clean = [], {}
+    alone = all(r["threat_model"] in ("bare", "transfer") for r in cells)  # a classifier with no defense in front
     for row in summarize(results, release):
         threat, target = THREATS[row["threat_model"]]
+        if threat == "transfer" and alone:
+            target = "classifier"
         flag = "--embedded" if row["images"] == "embedded" else data_flag
         command = evaluate_command(release, flag, row, seed, row["precision"])
         if row["attack"] != "none":
