@@ -8,7 +8,8 @@
 #   RUNS=../runs DATA=../data bash training/recipes/release_baselines_vgg19_cifar10.sh
 #
 # Steps (default: all, in order): hgd, apeg, at (export and store once each), embedded (the clean errors on the
-# embedded sample that tests/training/test_release_store.py checks on every stored release), metrics.
+# embedded sample that tests/training/test_release_store.py checks on every stored release), metrics. One release
+# as soon as its run finishes: RELEASES=at_vgg19_cifar10 ... release_baselines_vgg19_cifar10.sh at embedded metrics
 set -euo pipefail
 RUNS=${RUNS:-../runs}
 EVAL=${EVAL:-$RUNS/eval_baselines_vgg19_cifar10}
@@ -18,7 +19,7 @@ EXPORT=$RUNS/export
 HGD_CONFIG=training/configs/denoiser/hgd_vgg19_cifar10_cpu.yaml
 APEG_CONFIG=training/configs/denoiser/apeg_vgg19_cifar10.yaml
 AT_CONFIG=training/configs/at_vgg19_cifar10_fastat.yaml
-RELEASES="hgd_vgg19_cifar10 apeg_vgg19_cifar10 at_vgg19_cifar10"
+RELEASES=${RELEASES:-hgd_vgg19_cifar10 apeg_vgg19_cifar10 at_vgg19_cifar10}  # the ones the embedded and metrics steps visit
 
 purifier() {  # RELEASE CONFIG RUN REPO WEIGHTS_ID
   # shellcheck disable=SC2046
