@@ -104,3 +104,12 @@ def test_a_run_summarises_the_images_it_covered_not_the_whole_file(model, tmp_pa
     _run(model, results, n=8)
     assert [r["n"] for r in _run(model, results, n=4)] == [4]  # the file holds 8: this run asked for 4
     assert [r["n"] for r in summarize(results, "m")] == [8]
+
+
+def test_a_transfer_row_is_not_held_to_the_checks_of_an_attack_on_the_judged_model():
+    """Crafted on another classifier, a perturbation may fix as many mistakes as it makes, and PGD may transfer
+    worse than AutoAttack: neither says anything of the judged model's gradients."""
+    rows = [dict(_row("pgd_n", "transfer", 0.05), clean_error=0.1), _row("autoattack", "transfer", 0.50),
+            dict(_row("pgd_n", "bare", 0.05), clean_error=0.1)]
+    checks = sanity_checks(rows)
+    assert [c["check"] for c in checks] == ["pgd_n/bare: attack error >= clean error"]
