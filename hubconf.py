@@ -26,8 +26,8 @@ def apeg_vgg19_cifar10(pretrained: bool = True, **kwargs):
 
 @_document
 def at_vgg19_cifar10(pretrained: bool = True, **kwargs):
-    ("The AT baseline: a VGG-19 CIFAR-10 classifier adversarially trained on L-inf PGD examples (Madry et al., "
-     "ICLR 2018; eps 8/255, 10 steps of 2/255), with no purifier.")
+    ("VGG-19 adversarially trained on CIFAR-10 at eps 8/255 (fast adversarial training: FGSM with a random start), "
+     "the AT baseline of the paper's Table 1.")
     return _load("at_vgg19_cifar10", pretrained=pretrained, **kwargs)
 
 

@@ -179,7 +179,8 @@ def test_the_checkout_store_is_found_from_a_checkout(monkeypatch):
 def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_error(name, offline, one_thread):
     """Each stored release, loaded from hub/ with every sha256 checked, reproduces the clean error its
     manifest records on the first 200 embedded test images (command: evaluate --embedded --n 200), to
-    within 1 point (2 of 200 images: the recorded run used bf16 autocast, this one fp32)."""
+    within 2 of the 200 images (the recorded run may have used bf16 autocast, this one is fp32; an adversarially
+    trained classifier has many predictions near a tie)."""
     info = cafd_zoo.model_info(name)
     if info["kind"] == "denoiser":  # no classifier, no error of its own: it is checked inside a stored defended release
         users = [n for n in load_manifest().names() if load_manifest().releases[n]["status"] == "stored"
@@ -199,8 +200,8 @@ def test_every_stored_release_loads_verified_and_matches_its_recorded_embedded_e
         defended = isinstance(model, DefendedClassifier)  # else a classifier release: the classifier itself
         judged = model.classifier if defended and m.get("target") == "classifier" else model
         with torch.no_grad():
-            error = float((judged(x).argmax(1) != y).float().mean())
-        assert abs(error - m["error_rate"]) <= 0.01, (name, m, error)
+            wrong = int((judged(x).argmax(1) != y).sum())
+        assert abs(wrong - round(m["error_rate"] * 200)) <= 2, (name, m, wrong)
 
 
 def test_publishing_keeps_files_the_store_already_holds_that_the_export_lacks(stored, tmp_path):

@@ -48,13 +48,13 @@ start), the AT baseline of the paper's Table 1." \
   $PY -m training publish at_vgg19_cifar10 --export-dir "$EXPORT" --mirror-root hub --prune
 }
 
-embedded() {  # on the stored files, as a user loads them
+embedded() {  # on the stored files, as a user loads them; in fp32, as test_release_store.py checks them
   local release threat
   for release in $RELEASES; do
     threat=bare,oblivious
     [ "$release" = at_vgg19_cifar10 ] && threat=bare
     $PY -m cafd_zoo evaluate --embedded --resume --model "$release" --attacks none --threat "$threat" --n 200 \
-      --out "$EVAL/embedded.jsonl"
+      --precision fp32 --out "$EVAL/embedded.jsonl"
   done
 }
 
