@@ -131,13 +131,24 @@ def test_configs_without_the_block_record_what_they_recorded_before_it_existed()
 
 
 @pytest.mark.parametrize("name", ["at_vgg19_cifar10", "doa_vgg19_cifar10"])
-def test_the_baseline_releases_are_bare_classifiers_not_yet_published(name):
-    with pytest.raises(UnpublishedReleaseError, match=f"'{name}' has no trained weights yet"):
-        cafd_zoo.load(name)
+def test_the_baseline_releases_are_bare_classifiers_of_their_adversarial_training_config(name):
+    info = cafd_zoo.model_info(name)
+    assert info["kind"] == "classifier" and set(info["files"]) == {"classifier"}
     model = cafd_zoo.load(name, pretrained=False)
     assert not isinstance(model, DefendedClassifier) and type(model).__name__ == "VGG"
-    info = cafd_zoo.model_info(name)
-    assert info["kind"] == "classifier" and set(info["files"]) == {"classifier"} and info["metrics"] == []
     config = load_config(REPO / info["training"]["config"])
     assert config.architecture == info["files"]["classifier"]["architecture"]
     assert config.adversarial.attack == {"at": "pgd", "doa": "roa"}[name.split("_")[0]]
+
+
+def test_doa_is_not_published_yet_and_at_is_stored_with_its_white_box_numbers(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the stored release needs no network
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(UnpublishedReleaseError, match="'doa_vgg19_cifar10' has no trained weights yet"):
+        cafd_zoo.load("doa_vgg19_cifar10")
+    info = cafd_zoo.model_info("at_vgg19_cifar10")
+    assert info["status"] == "stored" and info["files"]["classifier"]["dtype"] == "float16"
+    assert load_config(REPO / info["training"]["config"]).adversarial.steps == 1  # fast AT, as the deviations say
+    whitebox = [m for m in info["metrics"] if m["attack"] == "pgd_n" and m["target"] == "classifier"]
+    assert whitebox and all(m["threat_model"] == "whitebox" and m["n"] >= 1000 for m in whitebox)
+    assert isinstance(cafd_zoo.load("at_vgg19_cifar10"), torch.nn.Module)  # from hub/, every sha256 checked
