@@ -67,16 +67,15 @@ oblivious() {  # Table 1's rows in the paper's setting: crafted on the bare VGG-
     --threat oblivious --out "$OUT/table1.jsonl"
   # AT has no purifier: in the paper's setting its row is the same unseen attacks, crafted on the standard VGG-19
   # (read from the cache) and judged on the adversarially trained one (--threat transfer); its worst case is the
-  # robust classifier attacked directly (white-box by nature: PGD-20 and AutoAttack). The weights are the ones
-  # release_baselines_vgg19_cifar10.sh ships: the last epoch's, or the kept epoch's after a collapse
+  # robust classifier attacked directly (white-box by nature: PGD-20 and AutoAttack). Measured on the stored release,
+  # as a user loads it (release_baselines_vgg19_cifar10.sh at stores the run's last, or kept, epoch first)
   measure_at --attacks "$TABLE1_ATTACKS,sta,sta_t" --threat transfer --source-classifier "$CLASSIFIER" --cache \
     "$RUNS/adversarial_cache"
   measure_at --attacks none,pgd_n,autoattack --threat bare
 }
 
-measure_at() {  # evaluate-flags...: the adversarially trained VGG-19, alone
-  $PY -m training evaluate --classifier-run "$(run_weights "$AT_RUN")" --classifier-config "$AT_CONFIG" \
-    --release at_vgg19_cifar10 --data "$DATA" --n "$N" --resume --out "$OUT/table1.jsonl" "$@"
+measure_at() {  # evaluate-flags...: the adversarially trained VGG-19, alone, from the release store
+  $PY -m cafd_zoo evaluate --model at_vgg19_cifar10 --data "$DATA" --n "$N" --resume --out "$OUT/table1.jsonl" "$@"
 }
 
 table() {  # Table 1 (CIFAR-10) with the paper's rows beside ours; the white-box rows by release
