@@ -52,12 +52,6 @@ kept_epoch() {  # RUN: after catastrophic overfitting (the adversarial-training 
   sed -n 's/.*"best_probe_epoch": *\([0-9][0-9]*\).*/\1/p' "$1/result.json"
 }
 
-run_weights() {  # RUN: what evaluates a classifier run: the folder, or the kept epoch's weights file after a collapse
-  local epoch
-  epoch=$(kept_epoch "$1")
-  if [ -n "$epoch" ]; then printf '%s/epochs/epoch_%03d.safetensors\n' "$1" "$epoch"; else echo "$1"; fi
-}
-
 run_steps() {  # each argument: one or more step names, run in order
   for step in "$@"; do
     for s in $step; do
