@@ -73,9 +73,10 @@ def carlini_wagner_l2(
                     best[better] = x_adv.detach()[better]
                     succeeded |= fooled
                 if abort_early and iteration % check_every == 0:
-                    if loss.item() > last_checked * (1 - 1e-6):  # advertorch's ONE_MINUS_EPS
+                    current = loss.item()
+                    if current > last_checked * (1 - 1e-6):  # advertorch's ONE_MINUS_EPS
                         break
-                    last_checked = loss.item()
+                    last_checked = current
             with torch.no_grad():  # bisect where it worked, grow tenfold (or bisect) where it did not
                 upper = torch.where(succeeded, torch.minimum(upper, const), upper)
                 lower = torch.where(succeeded, lower, torch.maximum(lower, const))

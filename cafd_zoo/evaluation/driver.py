@@ -89,6 +89,15 @@ def check_same_shards(finished: set[Cell], planned: set[Cell]) -> None:
                              "--shard-size of that run, or use another --out")
 
 
+def check_paired(threats: list[str], threat: str, given: object, flag: str, what_it_needs: str) -> None:
+    """A threat model that crafts on a model of its own (graybox, transfer) and the flag that supplies it: one without
+    the other is refused, with what to pass."""
+    if threat in threats and given is None:
+        raise ValueError(f"--threat {threat} {what_it_needs}")
+    if given is not None and threat not in threats:
+        raise ValueError(f"{flag} is used only by --threat {threat}: add {threat} to --threat, or drop it")
+
+
 def threats_by_target(threats: Iterable[str], model: DefendedClassifier, surrogate: DefendedClassifier | None = None,
                       source: torch.nn.Module | None = None) -> list[tuple[torch.nn.Module, list[str]]]:
     """Threat models grouped by the model the attack runs on, in the order given: ``bare`` and
@@ -184,18 +193,13 @@ def run_evaluation(
     evaluation of a defense in front of the same classifier (:mod:`cafd_zoo.evaluation.adversarial_cache`); the rows
     are the same."""
     attacks, threats = list(dict.fromkeys(attacks)), list(dict.fromkeys(threats))  # a name twice: one measurement
-    if "graybox" in threats and surrogate is None:
-        raise ValueError("--threat graybox crafts the attack on a surrogate defense: pass --surrogate-denoiser with "
-                         "a separately trained denoiser (a train-denoiser --out folder, its denoiser.safetensors, or a "
-                         "zoo release with a denoiser; train one with training/configs/denoiser/*_surrogate.yaml)")
-    if surrogate is not None and "graybox" not in threats:
-        raise ValueError("--surrogate-denoiser is used only by --threat graybox: add graybox to --threat, or drop it")
-    if "transfer" in threats and source is None:
-        raise ValueError("--threat transfer crafts the attack on another classifier: pass --source-classifier with "
-                         "a zoo classifier release (e.g. vgg19_cifar10, the standard model an adversarially trained "
-                         "one replaces)")
-    if source is not None and "transfer" not in threats:
-        raise ValueError("--source-classifier is used only by --threat transfer: add transfer to --threat, or drop it")
+    check_paired(threats, "graybox", surrogate, "--surrogate-denoiser",
+                 "crafts the attack on a surrogate defense: pass --surrogate-denoiser with a separately trained "
+                 "denoiser (a train-denoiser --out folder, its denoiser.safetensors, or a zoo release with a denoiser; "
+                 "train one with training/configs/denoiser/*_surrogate.yaml)")
+    check_paired(threats, "transfer", source, "--source-classifier",
+                 "crafts the attack on another classifier: pass --source-classifier with a zoo classifier release "
+                 "(e.g. vgg19_cifar10, the standard model an adversarially trained one replaces)")
     if eot < 1:
         raise ValueError(f"--eot is a number of random draws, at least 1; got {eot}")
     if eot > 1 and not random_generators(model):

@@ -146,6 +146,7 @@ def test_doa_is_not_published_yet_and_at_is_stored_with_its_white_box_numbers(mo
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     with pytest.raises(UnpublishedReleaseError, match="'doa_vgg19_cifar10' has no trained weights yet"):
         cafd_zoo.load("doa_vgg19_cifar10")
+    assert cafd_zoo.model_info("doa_vgg19_cifar10")["metrics"] == []
     info = cafd_zoo.model_info("at_vgg19_cifar10")
     assert info["status"] == "stored" and info["files"]["classifier"]["dtype"] == "float16"
     assert load_config(REPO / info["training"]["config"]).adversarial.steps == 1  # fast AT, as the deviations say
